@@ -1,0 +1,388 @@
+//! # sqlsynth
+//!
+//! sqlsynth grows a small corpus of spatial SQL examples (natural-language question +
+//! PostGIS query) into a large, valid, novel training set for text-to-SQL models.
+//!
+//! The pipeline, and the four traits each stage implements:
+//!
+//! ```text
+//! Stage 1 corpus ─► FeatureExtractor ─► FeatureTable ─► Synthesizer ─► StructureRow
+//!                                                                        │
+//!               SchemaPack ──────────────────────────► TokenSelector ─► QueryPlan
+//!                                                                        │
+//!                                                      Assembler ─► Candidate (SQL + question)
+//!                                                                        │
+//!                                          QualityMetric × N (Validator) ─► scores, findings
+//! ```
+//!
+//! * [`Synthesizer`] learns a [`FeatureTable`] and samples new [`StructureRow`]s.
+//! * [`TokenSelector`] turns a structure row into a concrete [`QueryPlan`] for a [`SchemaPack`].
+//! * [`Assembler`] turns a plan into a sqlparser AST and renders SQL plus its question.
+//! * [`QualityMetric`] scores one [`Candidate`] in [0, 1] with [`Finding`]s.
+//!
+//! The validator works on its own:
+//!
+//! ```
+//! use sqlsynth::{SchemaPack, Validator};
+//!
+//! let pack = SchemaPack::builtin("cim-wizard").unwrap();
+//! let validator = Validator::new(&pack);
+//! let report = validator.validate(
+//!     "SELECT b.building_id FROM cim_vector.building b WHERE b.lod = 1",
+//! );
+//! assert!(report.valid);
+//! let report = validator.validate("SELECT b.no_such_column FROM cim_vector.building b");
+//! assert!(!report.valid);
+//! assert_eq!(report.findings[0].location.unwrap().line, 1);
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod features;
+pub mod metrics;
+pub mod pack;
+pub mod read;
+pub mod sql;
+
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use features::{
+    ColumnKind, ColumnMeta, FeatureExtractor, FeatureTable, FeatureValue, QueryFeatures,
+    StructureRow,
+};
+pub use metrics::{ValidationReport, Validator};
+pub use pack::{PackError, SchemaPack};
+pub use read::{ReadError, Stage1Reader, Stage1Record};
+
+// ---------------------------------------------------------------------------------------
+// Types exchanged between the stages.
+// ---------------------------------------------------------------------------------------
+
+/// A position in a SQL text (1-based line and column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// Line, from 1.
+    pub line: u64,
+    /// Column, from 1.
+    pub column: u64,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// PostgreSQL would reject the query.
+    Error,
+    /// PostgreSQL accepts it, but it is probably not what was meant.
+    Warning,
+}
+
+/// What a finding is about (which metric it lowers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aspect {
+    /// Parsing.
+    Syntax,
+    /// Names that do not resolve.
+    Schema,
+    /// Types, grouping, units, join conditions.
+    Semantic,
+    /// Requested vs realised structure.
+    Complexity,
+    /// Novelty.
+    Diversity,
+}
+
+/// One problem found in a query: what is wrong and where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Which metric it concerns.
+    pub aspect: Aspect,
+    /// Stable machine-readable code, e.g. `unknown_column`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Where in the SQL text, when known.
+    pub location: Option<Location>,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        match self.location {
+            Some(loc) => write!(f, "{loc}: {sev}[{}]: {}", self.code, self.message),
+            None => write!(f, "{sev}[{}]: {}", self.code, self.message),
+        }
+    }
+}
+
+/// The score of one metric for one candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricScore {
+    /// Metric name, e.g. `schema_compliance`.
+    pub metric: String,
+    /// Score in [0, 1].
+    pub score: f64,
+    /// Weight in the overall score.
+    pub weight: f64,
+    /// False when the metric has nothing to judge (e.g. no requested structure):
+    /// it is then left out of the weighted mean.
+    pub applicable: bool,
+    /// What lowered the score.
+    pub findings: Vec<Finding>,
+}
+
+/// A query to be judged: its SQL, its question and, for generated queries, the
+/// structure that was requested from the synthesizer.
+#[derive(Debug, Clone, Default)]
+pub struct Candidate {
+    /// The SQL text.
+    pub sql: String,
+    /// The natural-language question, if any.
+    pub question: Option<String>,
+    /// The structure row the query was generated from.
+    pub requested: Option<StructureRow>,
+}
+
+impl Candidate {
+    /// A candidate with only SQL.
+    pub fn from_sql(sql: impl Into<String>) -> Candidate {
+        Candidate {
+            sql: sql.into(),
+            ..Candidate::default()
+        }
+    }
+}
+
+/// A table chosen for a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedTable {
+    /// Schema.
+    pub schema: String,
+    /// Table.
+    pub table: String,
+    /// Alias used in the SQL.
+    pub alias: String,
+}
+
+/// A join chosen for a plan: an edge of the pack's join graph between two planned tables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedJoin {
+    /// Index into [`QueryPlan::tables`] of the table joined.
+    pub table: usize,
+    /// Index of the table it joins to.
+    pub to: usize,
+    /// Index of the pack join edge.
+    pub edge: usize,
+    /// Spatial predicate for spatial edges (e.g. `ST_DWithin`), with its distance in metres.
+    pub predicate: Option<(String, Option<f64>)>,
+}
+
+/// A function call chosen for a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedCall {
+    /// Catalogue function name.
+    pub function: String,
+    /// Index of the table whose column is the first argument.
+    pub table: usize,
+    /// The column.
+    pub column: String,
+    /// Where the call goes (`select`, `where`, `order_by`, `having`).
+    pub clause: String,
+}
+
+/// A filter chosen for a plan: `alias.column op literal`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedFilter {
+    /// Index of the table.
+    pub table: usize,
+    /// The column.
+    pub column: String,
+    /// Comparison operator (`=`, `>`, `<`, `>=`, `<=`, `<>`).
+    pub op: String,
+    /// The literal, from the pack's value domains.
+    pub value: serde_json::Value,
+}
+
+/// Where a plan differs from the structure row it was made from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deviation {
+    /// Feature column.
+    pub column: String,
+    /// Requested value.
+    pub requested: FeatureValue,
+    /// Value the plan realises.
+    pub realized: FeatureValue,
+}
+
+/// A concrete plan for one query: what a [`TokenSelector`] produces and an [`Assembler`]
+/// turns into SQL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryPlan {
+    /// The structure row this plan realises.
+    pub requested: StructureRow,
+    /// Tables, the first one in FROM.
+    pub tables: Vec<PlannedTable>,
+    /// Joins in order.
+    pub joins: Vec<PlannedJoin>,
+    /// Spatial function calls.
+    pub calls: Vec<PlannedCall>,
+    /// Filters.
+    pub filters: Vec<PlannedFilter>,
+    /// Number of CTEs to wrap parts of the query in.
+    pub ctes: u32,
+    /// Number of subqueries.
+    pub subqueries: u32,
+    /// Group by these (table index, column).
+    pub group_by: Vec<(usize, String)>,
+    /// Order-by and limit strategy (`FULL_RESULTS`, `TOP_N`, `ORDERED_ONLY`) and limit.
+    pub limit: (String, Option<u64>),
+    /// Where the plan could not follow the row.
+    pub deviations: Vec<Deviation>,
+}
+
+/// SQL and question produced by an [`Assembler`].
+#[derive(Debug, Clone)]
+pub struct Assembled {
+    /// The statement as a sqlparser AST.
+    pub statement: sqlparser::ast::Statement,
+    /// The statement rendered for the target dialect.
+    pub sql: String,
+    /// The question that states what the SQL asks.
+    pub question: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors at the trait boundaries.
+// ---------------------------------------------------------------------------------------
+
+/// Why fitting or sampling a synthesizer failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FitError {
+    /// The feature table has no rows.
+    #[error("cannot fit on an empty feature table")]
+    Empty,
+    /// A hyperparameter is out of range.
+    #[error("invalid hyperparameter {name}: {reason}")]
+    InvalidParameter {
+        /// Parameter.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A condition names an unknown column or value.
+    #[error("invalid condition: {0}")]
+    InvalidCondition(String),
+    /// Saving or loading a model failed.
+    #[error("model file {path}: {message}")]
+    Model {
+        /// File.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Why a plan could not be made or assembled.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GenerateError {
+    /// The pack has nothing that can realise the row (e.g. no tables).
+    #[error("pack {pack} cannot realise this structure: {reason}")]
+    Unrealizable {
+        /// Pack name.
+        pack: String,
+        /// Why.
+        reason: String,
+    },
+    /// The plan refers to something the pack does not have.
+    #[error("invalid plan: {0}")]
+    InvalidPlan(String),
+}
+
+// ---------------------------------------------------------------------------------------
+// The four core traits.
+// ---------------------------------------------------------------------------------------
+
+/// A request for structure rows: rows `rows` of the stream for `seed` (row i always draws
+/// from a ChaCha stream derived from `(seed, i)`, so shards compose), with some
+/// categorical columns optionally fixed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleRequest {
+    /// Run seed.
+    pub seed: u64,
+    /// Row indices to produce.
+    pub rows: Range<u64>,
+    /// Categorical columns fixed to a value (conditional sampling).
+    pub fixed: Vec<(String, FeatureValue)>,
+}
+
+/// Learns the joint distribution of a [`FeatureTable`] (hyperparameters in `self`,
+/// checked when constructed) and returns a fitted model.
+pub trait Synthesizer {
+    /// The fitted model.
+    type Fitted: FittedSynthesizer;
+    /// Fit on a feature table.
+    fn fit(&self, table: &FeatureTable) -> Result<Self::Fitted, FitError>;
+}
+
+/// A fitted synthesizer: samples structure rows deterministically and saves itself.
+pub trait FittedSynthesizer: Send + Sync {
+    /// Columns of the rows it produces.
+    fn columns(&self) -> &[ColumnMeta];
+    /// Sample the requested rows.
+    fn sample(&self, request: &SampleRequest) -> Result<Vec<StructureRow>, FitError>;
+    /// Save to a directory (weights as safetensors, the rest as JSON).
+    fn save(&self, dir: &Path) -> Result<(), FitError>;
+}
+
+/// Turns one structure row into a [`QueryPlan`] for a pack. Every random choice draws from
+/// the given ChaCha stream. A row that cannot be realised exactly is projected to the
+/// nearest realisable plan, with the difference recorded in [`QueryPlan::deviations`].
+pub trait TokenSelector: Send + Sync {
+    /// Make a plan.
+    fn select(
+        &self,
+        pack: &SchemaPack,
+        row: &StructureRow,
+        rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> Result<QueryPlan, GenerateError>;
+}
+
+/// Turns a [`QueryPlan`] into a sqlparser AST, renders it, and phrases its question.
+pub trait Assembler: Send + Sync {
+    /// Build the statement, its text and its question.
+    fn assemble(&self, pack: &SchemaPack, plan: &QueryPlan) -> Result<Assembled, GenerateError>;
+}
+
+/// Scores one candidate in [0, 1] with findings. Metrics read the shared analysis of the
+/// query (parsed and resolved once by the [`Validator`]) rather than re-parsing.
+pub trait QualityMetric: Send + Sync {
+    /// Stable name, e.g. `syntactic_validity`.
+    fn name(&self) -> &str;
+    /// Weight in the overall score.
+    fn weight(&self) -> f64;
+    /// Score a candidate.
+    fn score(
+        &self,
+        candidate: &Candidate,
+        analysis: &metrics::QueryAnalysis,
+        ctx: &metrics::MetricContext<'_>,
+    ) -> MetricScore;
+}

@@ -1,0 +1,500 @@
+//! The `sqlsynth` command line.
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+
+use sqlsynth::features::{QueryFeatures, RecordLabels};
+use sqlsynth::read::{ReadOptions, Stage1Reader};
+use sqlsynth::sql::analyze::analyze_statement;
+use sqlsynth::{Candidate, FeatureTable, SchemaPack, Severity, Validator};
+
+#[derive(Parser)]
+#[command(
+    name = "sqlsynth",
+    version,
+    about = "Grow a small spatial SQL corpus into a large, valid, novel text-to-SQL training set"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the JSON Schema of schema-pack files.
+    PackSchema,
+    /// Print PostgreSQL + PostGIS DDL that creates a pack's schemas and tables.
+    Ddl {
+        /// Built-in pack name or pack JSON file.
+        #[arg(long, default_value = "cim-wizard")]
+        pack: String,
+    },
+    /// Print a pack's seed corpus as JSON Lines in the Stage 1 record format.
+    Corpus {
+        /// Built-in pack name or pack JSON file.
+        #[arg(long, default_value = "cim-wizard")]
+        pack: String,
+    },
+    /// Extract the structural feature table of a Stage 1 corpus to CSV.
+    Features {
+        /// Stage 1 JSON Lines (.gz accepted). Default: the pack's seed corpus.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Output CSV (written atomically).
+        #[arg(long, default_value = "features.csv")]
+        out: PathBuf,
+        /// Built-in pack name or pack JSON file.
+        #[arg(long, default_value = "cim-wizard")]
+        pack: String,
+        /// Field holding the SQL (default: sql_postgis, else sql).
+        #[arg(long)]
+        field: Option<String>,
+        /// Skip malformed lines (counted and listed) instead of stopping.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Validate queries: verdict, score breakdown and findings with line:column.
+    ///
+    /// Exit status: 0 when every query is valid, 1 when some is not, 2 on bad input.
+    Validate {
+        /// SQL files, one query each (`-` reads standard input).
+        files: Vec<PathBuf>,
+        /// Validate the SQL of every record of a Stage 1 JSON Lines file (.gz accepted).
+        #[arg(long, conflicts_with = "files")]
+        jsonl: Option<PathBuf>,
+        /// Field holding the SQL in --jsonl records (default: sql_postgis, else sql).
+        #[arg(long, requires = "jsonl")]
+        field: Option<String>,
+        /// Built-in pack name or pack JSON file.
+        #[arg(long, default_value = "cim-wizard")]
+        pack: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Skip malformed JSONL lines (counted and listed) instead of stopping.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Print only invalid queries (text format).
+        #[arg(long)]
+        only_invalid: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    /// Human-readable.
+    Text,
+    /// One JSON object per query.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match cli.command {
+        Command::PackSchema => {
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&SchemaPack::json_schema())?
+            )?;
+        }
+        Command::Ddl { pack } => {
+            let pack = SchemaPack::load(&pack)?;
+            write!(out, "{}", pack.ddl())?;
+        }
+        Command::Corpus { pack } => {
+            let pack = SchemaPack::load(&pack)?;
+            let corpus = pack
+                .corpus_jsonl()
+                .with_context(|| format!("pack {} has no seed corpus", pack.name()))?;
+            let reader = Stage1Reader::from_reader(
+                Path::new("<seed corpus>"),
+                Box::new(std::io::Cursor::new(corpus.as_bytes().to_vec())),
+                ReadOptions::default(),
+            );
+            for record in reader {
+                let record = record?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(&reference_record(&pack, &record)?)?
+                )?;
+            }
+        }
+        Command::Features {
+            input,
+            out: csv_path,
+            pack,
+            field,
+            skip_invalid,
+        } => {
+            let pack = SchemaPack::load(&pack)?;
+            let options = ReadOptions {
+                skip_invalid,
+                sql_field: field,
+                ..ReadOptions::default()
+            };
+            let reader = open_input(&pack, input.as_deref(), options)?;
+            let name = input
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "<seed corpus>".into());
+            let mut features = Vec::new();
+            let mut failures = 0usize;
+            let mut reader = reader;
+            for record in reader.by_ref() {
+                let record = record?;
+                let labels = RecordLabels {
+                    question: record.question.as_deref(),
+                    question_tone: record.question_tone.as_deref(),
+                    usage_frequency: record.usage_frequency.as_deref(),
+                };
+                match sqlsynth::FeatureExtractor::new(&pack).extract(&record.sql, &labels) {
+                    Ok(f) => features.push(f),
+                    Err(e) => {
+                        failures += 1;
+                        eprintln!("{name}:{}: cannot parse SQL: {}", record.line, e.message);
+                    }
+                }
+            }
+            let report = reader.report().clone();
+            for s in &report.skipped {
+                eprintln!("{name}:{}: skipped: {}", s.line, s.reason);
+            }
+            let table = FeatureTable::from_features(&features);
+            let mut bytes = Vec::new();
+            table.write_csv(&mut bytes)?;
+            write_atomic(&csv_path, &bytes)?;
+            eprintln!(
+                "{name}: {} lines, {} records, {} skipped, {} blank; features for {} queries, {} did not parse; wrote {}",
+                report.lines,
+                report.records,
+                report.skipped.len(),
+                report.blank,
+                features.len(),
+                failures,
+                csv_path.display()
+            );
+        }
+        Command::Validate {
+            files,
+            jsonl,
+            field,
+            pack,
+            format,
+            skip_invalid,
+            only_invalid,
+        } => {
+            let pack = SchemaPack::load(&pack)?;
+            let validator = Validator::new(&pack);
+            let mut summary = Summary::default();
+            if let Some(path) = jsonl {
+                let options = ReadOptions {
+                    skip_invalid,
+                    sql_field: field,
+                    ..ReadOptions::default()
+                };
+                let mut reader = Stage1Reader::open(&path, options)?;
+                let name = path.display().to_string();
+                for record in reader.by_ref() {
+                    let record = record?;
+                    let candidate = Candidate {
+                        sql: record.sql.clone(),
+                        question: record.question.clone(),
+                        requested: None,
+                    };
+                    let place = format!("{name}:{}", record.line);
+                    report_one(
+                        &mut out,
+                        &validator,
+                        &candidate,
+                        &place,
+                        record.id.as_deref(),
+                        format,
+                        only_invalid,
+                        &mut summary,
+                    )?;
+                }
+                for s in &reader.report().skipped {
+                    eprintln!("{name}:{}: skipped: {}", s.line, s.reason);
+                }
+                summary.skipped = reader.report().skipped.len();
+            } else {
+                if files.is_empty() {
+                    bail!("give SQL files to validate, or --jsonl FILE");
+                }
+                for f in &files {
+                    let sql = if f.as_os_str() == "-" {
+                        std::io::read_to_string(std::io::stdin())
+                            .context("reading standard input")?
+                    } else {
+                        std::fs::read_to_string(f)
+                            .with_context(|| format!("reading {}", f.display()))?
+                    };
+                    let candidate = Candidate::from_sql(sql);
+                    report_one(
+                        &mut out,
+                        &validator,
+                        &candidate,
+                        &f.display().to_string(),
+                        None,
+                        format,
+                        only_invalid,
+                        &mut summary,
+                    )?;
+                }
+            }
+            out.flush()?;
+            summary.print();
+            return Ok(if summary.invalid == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_input(
+    pack: &SchemaPack,
+    input: Option<&Path>,
+    options: ReadOptions,
+) -> Result<Stage1Reader> {
+    Ok(match input {
+        Some(p) => Stage1Reader::open(p, options)?,
+        None => {
+            let corpus = pack.corpus_jsonl().with_context(|| {
+                format!("pack {} has no seed corpus; give --input", pack.name())
+            })?;
+            Stage1Reader::from_reader(
+                Path::new("<seed corpus>"),
+                Box::new(std::io::Cursor::new(corpus.as_bytes().to_vec())),
+                options,
+            )
+        }
+    })
+}
+
+#[derive(Default)]
+struct Summary {
+    total: usize,
+    valid: usize,
+    invalid: usize,
+    parse_failures: usize,
+    skipped: usize,
+    unknown: BTreeMap<String, usize>,
+}
+
+impl Summary {
+    fn print(&self) {
+        eprintln!(
+            "{} queries: {} valid, {} invalid ({} do not parse); {} input lines skipped",
+            self.total, self.valid, self.invalid, self.parse_failures, self.skipped
+        );
+        if !self.unknown.is_empty() {
+            let mut top: Vec<(&String, &usize)> = self.unknown.iter().collect();
+            top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let list: Vec<String> = top
+                .iter()
+                .take(15)
+                .map(|(n, c)| format!("{n} ({c})"))
+                .collect();
+            eprintln!("references the pack does not know: {}", list.join(", "));
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report_one(
+    out: &mut impl Write,
+    validator: &Validator<'_>,
+    candidate: &Candidate,
+    place: &str,
+    id: Option<&str>,
+    format: Format,
+    only_invalid: bool,
+    summary: &mut Summary,
+) -> Result<()> {
+    let report = validator.validate_candidate(candidate);
+    summary.total += 1;
+    if report.valid {
+        summary.valid += 1;
+    } else {
+        summary.invalid += 1;
+    }
+    if report.findings.iter().any(|f| f.code == "parse_error") {
+        summary.parse_failures += 1;
+    }
+    for u in &report.unknown_references {
+        *summary.unknown.entry(u.clone()).or_default() += 1;
+    }
+    match format {
+        Format::Json => {
+            let breakdown: serde_json::Map<String, Value> = report
+                .breakdown
+                .iter()
+                .map(|m| {
+                    (
+                        m.metric.clone(),
+                        if m.applicable {
+                            json!(round3(m.score))
+                        } else {
+                            Value::Null
+                        },
+                    )
+                })
+                .collect();
+            let findings: Vec<Value> = report
+                .findings
+                .iter()
+                .map(|f| {
+                    json!({
+                        "severity": f.severity,
+                        "aspect": f.aspect,
+                        "code": f.code,
+                        "message": f.message,
+                        "line": f.location.map(|l| l.line),
+                        "column": f.location.map(|l| l.column),
+                    })
+                })
+                .collect();
+            let obj = json!({
+                "source": place,
+                "id": id,
+                "valid": report.valid,
+                "score": round3(report.score),
+                "breakdown": breakdown,
+                "findings": findings,
+                "unknown_references": report.unknown_references,
+            });
+            writeln!(out, "{obj}")?;
+        }
+        Format::Text => {
+            if only_invalid && report.valid {
+                return Ok(());
+            }
+            let verdict = if report.valid { "VALID" } else { "INVALID" };
+            let parts: Vec<String> = report
+                .breakdown
+                .iter()
+                .map(|m| {
+                    let short = m.metric.split('_').next().unwrap_or(&m.metric);
+                    if m.applicable {
+                        format!("{short} {:.2}", m.score)
+                    } else {
+                        format!("{short} n/a")
+                    }
+                })
+                .collect();
+            let id = id.map(|i| format!(" ({i})")).unwrap_or_default();
+            writeln!(
+                out,
+                "{place}{id}: {verdict} score {:.2} [{}]",
+                report.score,
+                parts.join(", ")
+            )?;
+            for f in &report.findings {
+                if f.severity == Severity::Warning && f.code == "not_novel" && report.valid {
+                    continue;
+                }
+                writeln!(out, "  {f}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// A seed record in the reference Stage 1 format, with labels re-derived from its SQL.
+fn reference_record(pack: &SchemaPack, record: &sqlsynth::Stage1Record) -> Result<Value> {
+    let statements = sqlsynth::sql::parse(&record.sql)
+        .map_err(|e| anyhow::anyhow!("seed corpus line {}: {}", record.line, e.message))?;
+    let statement = statements.first().context("empty seed SQL")?;
+    let analysis = analyze_statement(pack, statement);
+    let labels = RecordLabels {
+        question: record.question.as_deref(),
+        question_tone: record.question_tone.as_deref(),
+        usage_frequency: record.usage_frequency.as_deref(),
+    };
+    let f = QueryFeatures::from_facts(&analysis.facts, &labels, pack);
+    let schemas: Vec<String> = {
+        let mut s: Vec<String> = f
+            .tables
+            .iter()
+            .filter_map(|t| t.split_once('.').map(|(s, _)| s.to_string()))
+            .collect();
+        s.dedup();
+        s
+    };
+    Ok(json!({
+        "id": record.id,
+        "database_name": pack.name(),
+        "question": record.question,
+        "sql_postgis": record.sql,
+        "sql_type": f.sql_type,
+        "difficulty": f.difficulty_level,
+        "question_tone": f.question_tone,
+        "usage_frequency": f.usage_frequency,
+        "schema_complexity": f.schema_complexity,
+        "table_count": f.table_count,
+        "schema_count": f.schema_count,
+        "join_count": f.join_count,
+        "cte_count": f.cte_count,
+        "subquery_count": f.subquery_count,
+        "spatial_function_count": f.spatial_function_count,
+        "complexity_score": f.complexity_score,
+        "spatial_functions": f.spatial_functions,
+        "primary_function_category": f.primary_function_category,
+        "limit_strategy": f.limit_strategy,
+        "database_schema": { "schemas": schemas, "tables": f.tables },
+        "stage": "stage1_seed",
+        "generation_method": "hand_written",
+    }))
+}
+
+/// Write a file atomically: a temporary file beside it, then a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .context("output path has no file name")?
+        .to_string_lossy();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("writing {}", path.display()));
+    }
+    Ok(())
+}

@@ -1,0 +1,725 @@
+//! Schema packs: the data that describes one database (schemas, tables, typed columns,
+//! keys, the join graph, the spatial function catalogue, value domains, a question lexicon).
+//!
+//! A pack is plain data, read from JSON ([`SchemaPack::from_json_str`],
+//! [`SchemaPack::from_path`]) or taken from the packs compiled into the crate
+//! ([`SchemaPack::builtin`]). Loading checks it once (types parse, every key, join edge,
+//! domain and lexicon entry names a real column) and builds the lookup indexes the
+//! validator needs, so a loaded pack is always consistent.
+
+mod ddl;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::sql::types::{ColumnType, SqlType};
+
+/// The CIM Wizard pack, compiled in: the embedded default.
+const CIM_WIZARD_JSON: &str = include_str!("../../../schema-packs/cim-wizard/pack.json");
+/// The CIM Wizard seed corpus (Stage 1 JSON Lines), compiled in.
+const CIM_WIZARD_CORPUS: &str = include_str!("../../../schema-packs/cim-wizard/corpus.jsonl");
+
+/// Names of the packs compiled into this crate.
+pub const BUILTIN_PACKS: &[&str] = &["cim-wizard"];
+
+/// Why a pack could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PackError {
+    /// The pack file could not be read.
+    #[error("cannot read pack {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The JSON does not describe a pack.
+    #[error("{origin}:{line}:{column}: invalid pack JSON: {message}")]
+    Json {
+        /// File name or `<builtin>`.
+        origin: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// serde's message.
+        message: String,
+    },
+    /// The JSON parsed but the pack contradicts itself.
+    #[error("{origin}: invalid pack: {message}")]
+    Invalid {
+        /// File name or `<builtin>`.
+        origin: String,
+        /// What is wrong, naming the element.
+        message: String,
+    },
+    /// No built-in pack has this name and no file exists at that path.
+    #[error("unknown pack {0:?}: not a built-in pack ({builtins}) nor a JSON file", builtins = BUILTIN_PACKS.join(", "))]
+    Unknown(String),
+}
+
+/// A whole schema pack as stored in JSON.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackData {
+    /// Short name, e.g. `cim-wizard`.
+    pub name: String,
+    /// Version of the pack's data.
+    pub version: String,
+    /// What database this describes.
+    pub description: String,
+    /// SQL dialect of the database (`postgis`).
+    pub dialect: String,
+    /// Extensions the DDL creates (`postgis`, `postgis_raster`).
+    #[serde(default)]
+    pub extensions: Vec<String>,
+    /// Schemas searched for unqualified table names, in order.
+    #[serde(default)]
+    pub search_path: Vec<String>,
+    /// SRID of the stored geometries, when they share one.
+    pub default_srid: Option<i32>,
+    /// The schemas and their tables.
+    pub schemas: Vec<Schema>,
+    /// Valid joins between tables.
+    #[serde(default)]
+    pub joins: Vec<JoinEdge>,
+    /// The spatial function catalogue.
+    pub functions: Vec<FunctionSpec>,
+    /// Realistic literal values per column (or per named quantity starting with `@`).
+    #[serde(default)]
+    pub value_domains: Vec<ValueDomain>,
+    /// Words for questions.
+    #[serde(default)]
+    pub lexicon: Lexicon,
+}
+
+/// One database schema.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Schema {
+    /// Schema name (lower case).
+    pub name: String,
+    /// What it holds.
+    #[serde(default)]
+    pub description: String,
+    /// Its tables.
+    pub tables: Vec<Table>,
+}
+
+/// One table.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    /// Table name (lower case).
+    pub name: String,
+    /// What a row is.
+    #[serde(default)]
+    pub description: String,
+    /// Primary key columns.
+    pub primary_key: Vec<String>,
+    /// Unique keys.
+    #[serde(default)]
+    pub unique: Vec<Vec<String>>,
+    /// Columns in table order.
+    pub columns: Vec<Column>,
+}
+
+/// One column.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    /// Column name as PostgreSQL stores it (lower case).
+    pub name: String,
+    /// SQL type, e.g. `varchar(100)`, `double precision`, `geometry(Polygon,4326)`, `raster`.
+    #[serde(rename = "type")]
+    pub sql_type: ColumnType,
+    /// Whether NULL is allowed (default true).
+    #[serde(default = "yes")]
+    pub nullable: bool,
+    /// What the column means.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// For a generic `geometry` column, the subtypes it actually holds.
+    #[serde(default)]
+    pub geometry_content: Option<Vec<String>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Kind of a join edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinKind {
+    /// Equality of key columns.
+    Key,
+    /// A spatial predicate between geometry / raster columns.
+    Spatial,
+}
+
+/// A valid join between two tables (`schema.table`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinEdge {
+    /// Key or spatial.
+    pub kind: JoinKind,
+    /// Left table, `schema.table`.
+    pub left: String,
+    /// Left columns (pairwise with `right_columns`).
+    pub left_columns: Vec<String>,
+    /// Right table, `schema.table`.
+    pub right: String,
+    /// Right columns.
+    pub right_columns: Vec<String>,
+    /// For spatial joins: the predicates that make sense.
+    #[serde(default)]
+    pub predicates: Vec<String>,
+    /// What the join means.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Category of a catalogue function.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FunctionCategory {
+    /// Boolean spatial relationships (ST_Intersects, ST_DWithin, ...).
+    Predicates,
+    /// Areas, lengths, distances.
+    Measurements,
+    /// Geometry processing (ST_Buffer, ST_Union, ...).
+    Processing,
+    /// Coordinates, counts, text output.
+    Accessors,
+    /// Building geometries (ST_MakePoint, ST_SetSRID, ...).
+    Constructors,
+    /// Reprojection and coordinate changes.
+    Transforms,
+    /// Validity checks and repair.
+    Validation,
+    /// Window clustering functions.
+    Clustering,
+    /// Raster functions.
+    Raster,
+}
+
+impl FunctionCategory {
+    /// All categories, in the order used for tie-breaking.
+    pub const ALL: [FunctionCategory; 9] = [
+        FunctionCategory::Raster,
+        FunctionCategory::Clustering,
+        FunctionCategory::Processing,
+        FunctionCategory::Measurements,
+        FunctionCategory::Predicates,
+        FunctionCategory::Transforms,
+        FunctionCategory::Constructors,
+        FunctionCategory::Validation,
+        FunctionCategory::Accessors,
+    ];
+    /// The snake_case name used in JSON and in the feature table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionCategory::Predicates => "predicates",
+            FunctionCategory::Measurements => "measurements",
+            FunctionCategory::Processing => "processing",
+            FunctionCategory::Accessors => "accessors",
+            FunctionCategory::Constructors => "constructors",
+            FunctionCategory::Transforms => "transforms",
+            FunctionCategory::Validation => "validation",
+            FunctionCategory::Clustering => "clustering",
+            FunctionCategory::Raster => "raster",
+        }
+    }
+}
+
+/// Usage frequency label.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Frequency {
+    /// Rare.
+    Low,
+    /// Occasional.
+    Medium,
+    /// Common.
+    High,
+    /// Very common.
+    VeryHigh,
+    /// In almost every workload.
+    Critical,
+}
+
+impl Frequency {
+    /// The label used in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Frequency::Low => "LOW",
+            Frequency::Medium => "MEDIUM",
+            Frequency::High => "HIGH",
+            Frequency::VeryHigh => "VERY_HIGH",
+            Frequency::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// One function of the spatial catalogue.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionSpec {
+    /// Canonical spelling, e.g. `ST_Area`.
+    pub name: String,
+    /// Category.
+    pub category: FunctionCategory,
+    /// How often it is used.
+    pub frequency: Frequency,
+    /// Clauses where it may appear (`select`, `where`, `join`, `order_by`, `having`).
+    pub clauses: Vec<String>,
+    /// One line on what it computes.
+    #[serde(default)]
+    pub description: String,
+    /// Overloads, as PostgreSQL declares them.
+    pub signatures: Vec<Signature>,
+    /// Geometry kinds the first geometry argument should have (`puntal`, `lineal`, `polygonal`).
+    #[serde(default)]
+    pub geometry_input: Option<Vec<String>>,
+    /// `srid` when results or distance arguments are in the units of the input's SRID.
+    #[serde(default)]
+    pub units: Option<String>,
+}
+
+/// One overload.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Signature {
+    /// Arguments in order.
+    pub args: Vec<SignatureArg>,
+    /// Return type name.
+    pub returns: String,
+    /// `aggregate` or `window` (default: a plain function).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Geometry subtype of the result (`Point`, `Polygon`, ... or `same` as the input).
+    #[serde(default)]
+    pub result_geometry: Option<String>,
+    /// Where the result SRID comes from: `input` (default), `none`, or `arg:N` (a literal argument).
+    #[serde(default)]
+    pub result_srid: Option<String>,
+}
+
+/// One argument of an overload.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureArg {
+    /// PostgreSQL type name.
+    #[serde(rename = "type")]
+    pub sql_type: String,
+    /// Argument name, when PostgreSQL declares one.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Whether it has a default (may be omitted).
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// Realistic values for a column (`schema.table.column`) or a named quantity (`@distance_m`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ValueDomain {
+    /// A numeric range.
+    Range {
+        /// Column or quantity.
+        column: String,
+        /// Lowest realistic value.
+        min: f64,
+        /// Highest realistic value.
+        max: f64,
+        /// Whether values are integers.
+        #[serde(default)]
+        integer: bool,
+        /// Unit, e.g. `m`.
+        #[serde(default)]
+        unit: Option<String>,
+    },
+    /// A closed list of values.
+    Enum {
+        /// Column or quantity.
+        column: String,
+        /// The values (strings or numbers).
+        values: Vec<serde_json::Value>,
+    },
+}
+
+impl ValueDomain {
+    /// The column or quantity this domain describes.
+    pub fn column(&self) -> &str {
+        match self {
+            ValueDomain::Range { column, .. } | ValueDomain::Enum { column, .. } => column,
+        }
+    }
+}
+
+/// Words used to phrase questions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lexicon {
+    /// Per table (`schema.table`): nouns.
+    #[serde(default)]
+    pub tables: std::collections::BTreeMap<String, TableNouns>,
+    /// Per column (`schema.table.column`): a phrase.
+    #[serde(default)]
+    pub columns: std::collections::BTreeMap<String, String>,
+}
+
+/// Singular and plural noun for a table's rows.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TableNouns {
+    /// "building".
+    pub singular: String,
+    /// "buildings".
+    pub plural: String,
+}
+
+/// A loaded, checked schema pack with lookup indexes.
+#[derive(Debug, Clone)]
+pub struct SchemaPack {
+    data: PackData,
+    corpus: Option<String>,
+    tables: HashMap<(String, String), TableInfo>,
+    functions: HashMap<String, usize>,
+    signatures: Vec<Vec<ResolvedSignature>>,
+}
+
+/// A table resolved for lookups.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    /// Schema name.
+    pub schema: String,
+    /// Table name.
+    pub name: String,
+    /// Columns with their parsed types.
+    pub columns: Vec<(String, SqlType)>,
+    /// Primary key.
+    pub primary_key: Vec<String>,
+}
+
+impl TableInfo {
+    /// Type of a column, by exact (folded) name.
+    pub fn column(&self, name: &str) -> Option<&SqlType> {
+        self.columns.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+}
+
+/// A catalogue overload with parsed types.
+#[derive(Debug, Clone)]
+pub struct ResolvedSignature {
+    /// Argument types.
+    pub args: Vec<SqlType>,
+    /// Number of leading arguments without a default.
+    pub required: usize,
+    /// Result type (subtype and SRID rules applied by the analyzer).
+    pub returns: SqlType,
+    /// Plain, aggregate or window.
+    pub kind: FnKind,
+    /// Result geometry subtype rule.
+    pub result_geometry: Option<String>,
+    /// Result SRID rule.
+    pub result_srid: Option<String>,
+}
+
+/// Plain function, aggregate or window function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FnKind {
+    /// Evaluated per row.
+    Plain,
+    /// Aggregate.
+    Aggregate,
+    /// Window-only function (needs OVER).
+    Window,
+}
+
+impl SchemaPack {
+    /// A pack compiled into the crate, by name (`cim-wizard`).
+    pub fn builtin(name: &str) -> Result<SchemaPack, PackError> {
+        match name {
+            "cim-wizard" => {
+                let mut pack = SchemaPack::from_json_str(CIM_WIZARD_JSON, "<builtin cim-wizard>")?;
+                pack.corpus = Some(CIM_WIZARD_CORPUS.to_string());
+                Ok(pack)
+            }
+            other => Err(PackError::Unknown(other.to_string())),
+        }
+    }
+
+    /// The embedded default pack (CIM Wizard).
+    pub fn default_pack() -> SchemaPack {
+        SchemaPack::builtin("cim-wizard")
+            .expect("the embedded CIM Wizard pack is checked by the test suite")
+    }
+
+    /// A built-in name, or else a path to a pack JSON file.
+    pub fn load(name_or_path: &str) -> Result<SchemaPack, PackError> {
+        if BUILTIN_PACKS.contains(&name_or_path) {
+            return SchemaPack::builtin(name_or_path);
+        }
+        let path = Path::new(name_or_path);
+        if path.exists() {
+            return SchemaPack::from_path(path);
+        }
+        Err(PackError::Unknown(name_or_path.to_string()))
+    }
+
+    /// Read a pack from a JSON file. A `corpus.jsonl` beside it becomes its seed corpus.
+    pub fn from_path(path: &Path) -> Result<SchemaPack, PackError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PackError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut pack = SchemaPack::from_json_str(&text, &path.display().to_string())?;
+        let corpus = path.with_file_name("corpus.jsonl");
+        if corpus.exists() {
+            pack.corpus =
+                Some(
+                    std::fs::read_to_string(&corpus).map_err(|source| PackError::Io {
+                        path: corpus.clone(),
+                        source,
+                    })?,
+                );
+        }
+        Ok(pack)
+    }
+
+    /// Parse and check a pack from JSON text; `origin` names it in errors.
+    pub fn from_json_str(text: &str, origin: &str) -> Result<SchemaPack, PackError> {
+        let data: PackData = serde_json::from_str(text).map_err(|e| PackError::Json {
+            origin: origin.to_string(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        SchemaPack::from_data(data, origin)
+    }
+
+    /// Check pack data and build its indexes.
+    pub fn from_data(data: PackData, origin: &str) -> Result<SchemaPack, PackError> {
+        let invalid = |message: String| PackError::Invalid {
+            origin: origin.to_string(),
+            message,
+        };
+        let mut tables = HashMap::new();
+        for schema in &data.schemas {
+            for table in &schema.tables {
+                let mut columns = Vec::with_capacity(table.columns.len());
+                for c in &table.columns {
+                    if columns
+                        .iter()
+                        .any(|(n, _): &(String, SqlType)| n == &c.name)
+                    {
+                        return Err(invalid(format!(
+                            "{}.{}: column {} declared twice",
+                            schema.name, table.name, c.name
+                        )));
+                    }
+                    let mut ty = c.sql_type.to_sql_type();
+                    if let (SqlType::Geometry(g), Some(content)) = (&mut ty, &c.geometry_content) {
+                        g.kind = crate::sql::types::GeomKind::from_subtypes(content);
+                    }
+                    columns.push((c.name.clone(), ty));
+                }
+                let info = TableInfo {
+                    schema: schema.name.clone(),
+                    name: table.name.clone(),
+                    columns,
+                    primary_key: table.primary_key.clone(),
+                };
+                for key in table
+                    .primary_key
+                    .iter()
+                    .chain(table.unique.iter().flatten())
+                {
+                    if info.column(key).is_none() {
+                        return Err(invalid(format!(
+                            "{}.{}: key column {key} is not a column",
+                            schema.name, table.name
+                        )));
+                    }
+                }
+                if tables
+                    .insert((schema.name.clone(), table.name.clone()), info)
+                    .is_some()
+                {
+                    return Err(invalid(format!(
+                        "table {}.{} declared twice",
+                        schema.name, table.name
+                    )));
+                }
+            }
+        }
+        let column_exists = |qualified: &str, col: &str| -> Result<(), PackError> {
+            let (s, t) = qualified
+                .split_once('.')
+                .ok_or_else(|| invalid(format!("{qualified:?} is not schema.table")))?;
+            let info = tables
+                .get(&(s.to_string(), t.to_string()))
+                .ok_or_else(|| invalid(format!("unknown table {qualified}")))?;
+            info.column(col)
+                .map(|_| ())
+                .ok_or_else(|| invalid(format!("{qualified} has no column {col}")))
+        };
+        for (i, j) in data.joins.iter().enumerate() {
+            if j.left_columns.len() != j.right_columns.len() || j.left_columns.is_empty() {
+                return Err(invalid(format!(
+                    "join {i} ({} - {}): column lists differ in length",
+                    j.left, j.right
+                )));
+            }
+            for c in &j.left_columns {
+                column_exists(&j.left, c)?;
+            }
+            for c in &j.right_columns {
+                column_exists(&j.right, c)?;
+            }
+        }
+        for d in &data.value_domains {
+            let col = d.column();
+            if col.starts_with('@') {
+                continue;
+            }
+            let (t, c) = col.rsplit_once('.').ok_or_else(|| {
+                invalid(format!("value domain {col:?} is not schema.table.column"))
+            })?;
+            column_exists(t, c)?;
+        }
+        for t in data.lexicon.tables.keys() {
+            let (s, n) = t.split_once('.').unwrap_or(("", t));
+            if !tables.contains_key(&(s.to_string(), n.to_string())) {
+                return Err(invalid(format!("lexicon names unknown table {t}")));
+            }
+        }
+        let mut functions = HashMap::new();
+        let mut signatures = Vec::with_capacity(data.functions.len());
+        for (i, f) in data.functions.iter().enumerate() {
+            if functions.insert(f.name.to_lowercase(), i).is_some() {
+                return Err(invalid(format!("function {} declared twice", f.name)));
+            }
+            if f.signatures.is_empty() {
+                return Err(invalid(format!("function {} has no signature", f.name)));
+            }
+            let mut sigs = Vec::with_capacity(f.signatures.len());
+            for s in &f.signatures {
+                let parse = |name: &str| {
+                    SqlType::from_type_name(name).ok_or_else(|| {
+                        invalid(format!("function {}: unknown type {name:?}", f.name))
+                    })
+                };
+                let args = s
+                    .args
+                    .iter()
+                    .map(|a| parse(&a.sql_type))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let required = s.args.iter().take_while(|a| !a.optional).count();
+                if s.args[required..].iter().any(|a| !a.optional) {
+                    return Err(invalid(format!(
+                        "function {}: an argument without default follows one with a default",
+                        f.name
+                    )));
+                }
+                let kind = match s.kind.as_deref() {
+                    None => FnKind::Plain,
+                    Some("aggregate") => FnKind::Aggregate,
+                    Some("window") => FnKind::Window,
+                    Some(k) => {
+                        return Err(invalid(format!("function {}: unknown kind {k:?}", f.name)))
+                    }
+                };
+                sigs.push(ResolvedSignature {
+                    args,
+                    required,
+                    returns: parse(&s.returns)?,
+                    kind,
+                    result_geometry: s.result_geometry.clone(),
+                    result_srid: s.result_srid.clone(),
+                });
+            }
+            signatures.push(sigs);
+        }
+        Ok(SchemaPack {
+            data,
+            corpus: None,
+            tables,
+            functions,
+            signatures,
+        })
+    }
+
+    /// The pack's data, as stored.
+    pub fn data(&self) -> &PackData {
+        &self.data
+    }
+
+    /// Pack name.
+    pub fn name(&self) -> &str {
+        &self.data.name
+    }
+
+    /// The seed corpus (JSON Lines) shipped with the pack, if any.
+    pub fn corpus_jsonl(&self) -> Option<&str> {
+        self.corpus.as_deref()
+    }
+
+    /// A table by schema and name (both already case-folded).
+    pub fn table(&self, schema: &str, name: &str) -> Option<&TableInfo> {
+        self.tables.get(&(schema.to_string(), name.to_string()))
+    }
+
+    /// Resolve an unqualified table name through the search path, then through all
+    /// schemas when exactly one holds it (packs are usually loaded with their schemas
+    /// on the search path of the role that runs the queries).
+    pub fn find_table(&self, name: &str) -> Option<&TableInfo> {
+        for s in &self.data.search_path {
+            if let Some(t) = self.table(s, name) {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// Whether a schema exists in the pack (or is `public`/`pg_catalog`).
+    pub fn has_schema(&self, schema: &str) -> bool {
+        schema == "public"
+            || schema == "pg_catalog"
+            || self.data.schemas.iter().any(|s| s.name == schema)
+    }
+
+    /// A catalogue function by (case-insensitive) name.
+    pub fn function(&self, name: &str) -> Option<(&FunctionSpec, &[ResolvedSignature])> {
+        let i = *self.functions.get(&name.to_ascii_lowercase())?;
+        Some((&self.data.functions[i], &self.signatures[i]))
+    }
+
+    /// Every table, in pack order.
+    pub fn tables(&self) -> impl Iterator<Item = (&Schema, &Table)> {
+        self.data
+            .schemas
+            .iter()
+            .flat_map(|s| s.tables.iter().map(move |t| (s, t)))
+    }
+
+    /// PostgreSQL + PostGIS DDL that creates this pack's schemas and tables.
+    pub fn ddl(&self) -> String {
+        ddl::render(&self.data)
+    }
+
+    /// The JSON Schema of pack files.
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(PackData)).expect("a JSON Schema serialises")
+    }
+}
