@@ -260,11 +260,19 @@ impl Stage1Reader {
         if text.trim().is_empty() {
             return Ok(None);
         }
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ReadError::Json {
-            path: self.path.clone(),
-            line,
-            column: e.column(),
-            message: e.to_string(),
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            let message = e.to_string();
+            // The position is already in the error's place; drop serde's own suffix.
+            let message = match message.rfind(" at line ") {
+                Some(i) => message[..i].to_string(),
+                None => message,
+            };
+            ReadError::Json {
+                path: self.path.clone(),
+                line,
+                column: e.column(),
+                message,
+            }
         })?;
         let serde_json::Value::Object(raw) = value else {
             return Err(ReadError::Json {

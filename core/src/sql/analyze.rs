@@ -585,7 +585,7 @@ impl<'p> Cx<'p> {
             self.out.facts.join_count += (s.from.len() - 1) as u32;
         }
         for twj in &s.from {
-            self.from_item(twj, &mut scope, outer, ctes);
+            self.relation_list_item(twj, &mut scope, outer, ctes);
         }
         let mut seen = BTreeSet::new();
         for r in &scope.rels {
@@ -987,7 +987,7 @@ impl<'p> Cx<'p> {
     // FROM
     // -----------------------------------------------------------------------------------
 
-    fn from_item(
+    fn relation_list_item(
         &mut self,
         twj: &TableWithJoins,
         scope: &mut Scope<'_>,
@@ -1144,7 +1144,7 @@ impl<'p> Cx<'p> {
                             types.push(self.expr(e, &lateral, ctes, Ecx::new(Clause::From)));
                         }
                     }
-                    self.from_function(
+                    self.table_function(
                         &fname,
                         &types,
                         alias.as_ref(),
@@ -1285,7 +1285,7 @@ impl<'p> Cx<'p> {
                 alias,
             } => {
                 let before = scope.rels.len();
-                self.from_item(table_with_joins, scope, outer, ctes);
+                self.relation_list_item(table_with_joins, scope, outer, ctes);
                 if let Some(a) = alias {
                     let cols: Cols = scope.rels.drain(before..).flat_map(|r| r.cols).collect();
                     let id = self.new_rel_id();
@@ -1318,7 +1318,7 @@ impl<'p> Cx<'p> {
                         types.push(self.expr(e, &lateral, ctes, Ecx::new(Clause::From)));
                     }
                 }
-                self.from_function(&fname, &types, alias.as_ref(), None, scope);
+                self.table_function(&fname, &types, alias.as_ref(), None, scope);
             }
             TableFactor::UNNEST {
                 alias, array_exprs, ..
@@ -1371,7 +1371,7 @@ impl<'p> Cx<'p> {
         }
     }
 
-    fn from_function(
+    fn table_function(
         &mut self,
         fname: &str,
         types: &[SqlType],

@@ -225,9 +225,7 @@ fn table() -> &'static HashMap<&'static str, Builtin> {
                 Builtin::Fixed(sigs.iter().map(|s| parse_signature(s, *kind)).collect()),
             );
         }
-        for name in ["count"] {
-            m.insert(name, Builtin::Poly(Polymorphic::Count));
-        }
+        m.insert("count", Builtin::Poly(Polymorphic::Count));
         for name in ["min", "max"] {
             m.insert(name, Builtin::Poly(Polymorphic::MinMax));
         }
