@@ -184,7 +184,8 @@ enum Lookup {
         rel: usize,
         ty: SqlType,
     },
-    Opaque,
+    /// A relation the pack does not know; `Some((level, rel))` when the reference names it.
+    Opaque(Option<(usize, usize)>),
     Ambiguous,
     NotFound(String),
 }
@@ -836,7 +837,7 @@ impl<'p> Cx<'p> {
                 let name = fold(id);
                 let is_input = matches!(
                     self.lookup(std::slice::from_ref(id), scope),
-                    Lookup::Found { .. } | Lookup::Opaque
+                    Lookup::Found { .. } | Lookup::Opaque(_)
                 );
                 if !is_input {
                     outputs
@@ -1475,7 +1476,7 @@ impl<'p> Cx<'p> {
                         return Lookup::Ambiguous;
                     }
                     if opaque {
-                        return Lookup::Opaque;
+                        return Lookup::Opaque(None);
                     }
                     // A bare relation name is a whole-row reference.
                     if let Some(i) = s.rels.iter().position(|r| r.name == *col) {
@@ -1510,7 +1511,7 @@ impl<'p> Cx<'p> {
                     if let Some(i) = hit {
                         let r = &s.rels[i];
                         if r.opaque {
-                            return Lookup::Opaque;
+                            return Lookup::Opaque(Some((level, i)));
                         }
                         return match r.cols.iter().find(|(c, _)| c == col) {
                             Some((_, t)) => Lookup::Found {
@@ -1565,7 +1566,14 @@ impl<'p> Cx<'p> {
                 }
                 ty
             }
-            Lookup::Opaque => SqlType::Any,
+            Lookup::Opaque(at) => {
+                if let Some(id) = at.and_then(|(level, rel)| self.rel_id_at(scope, level, rel)) {
+                    for t in &mut self.traces {
+                        t.push(id);
+                    }
+                }
+                SqlType::Any
+            }
             Lookup::Ambiguous => {
                 let name = parts.iter().map(fold).collect::<Vec<_>>().join(".");
                 self.error(
