@@ -95,20 +95,16 @@ pub fn mutations(sql: &str) -> Vec<(&'static str, String)> {
             format!("{}.filename{}", &sql[..i], &sql[i + 5..]),
         ));
     }
-    // Vector function on a raster column.
-    if let Some(i) = sql.find("building_geometry") {
-        if sql.contains(".rast") {
-            let r = sql.find(".rast").expect("checked");
-            let alias_start = sql[..r]
-                .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .map_or(0, |x| x + 1);
-            let alias = &sql[alias_start..r];
-            let _ = i;
-            out.push((
-                "vector_function_on_raster",
-                sql.replacen("ST_Area(", &format!("ST_Area({alias}.rast) + ST_Area("), 1),
-            ));
-        }
+    // Vector function on a raster column: ST_Area of the raster the query reads.
+    if let Some(r) = sql.find(".rast") {
+        let alias_start = sql[..r]
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(0, |x| x + 1);
+        let alias = &sql[alias_start..r];
+        out.push((
+            "vector_function_on_raster",
+            sql.replacen("SELECT ", &format!("SELECT ST_Area({alias}.rast), "), 1),
+        ));
     }
     // Missing GROUP BY.
     if let Some(i) = sql.find("GROUP BY") {

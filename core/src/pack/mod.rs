@@ -680,9 +680,8 @@ impl SchemaPack {
         self.tables.get(&(schema.to_string(), name.to_string()))
     }
 
-    /// Resolve an unqualified table name through the search path, then through all
-    /// schemas when exactly one holds it (packs are usually loaded with their schemas
-    /// on the search path of the role that runs the queries).
+    /// Resolve an unqualified table name through the pack's search path, as PostgreSQL
+    /// does (CIM Wizard's search path is `public`, so its tables must be schema-qualified).
     pub fn find_table(&self, name: &str) -> Option<&TableInfo> {
         for s in &self.data.search_path {
             if let Some(t) = self.table(s, name) {

@@ -996,11 +996,11 @@ impl<'p> Cx<'p> {
         ctes: &Ctes<'_>,
     ) {
         let start = scope.rels.len();
-        self.factor(&twj.relation, scope, outer, ctes, start);
+        self.factor(&twj.relation, scope, outer, ctes);
         for join in &twj.joins {
             self.out.facts.join_count += 1;
             let before = scope.rels.len();
-            self.factor(&join.relation, scope, outer, ctes, start);
+            self.factor(&join.relation, scope, outer, ctes);
             let constraint = match &join.join_operator {
                 JoinOperator::Join(c)
                 | JoinOperator::Inner(c)
@@ -1123,9 +1123,7 @@ impl<'p> Cx<'p> {
         scope: &mut Scope<'_>,
         outer: Option<&Scope<'_>>,
         ctes: &Ctes<'_>,
-        tree_start: usize,
     ) {
-        let _ = tree_start;
         match f {
             TableFactor::Table {
                 name, alias, args, ..
