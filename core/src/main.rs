@@ -122,14 +122,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Corpus { pack } => {
             let pack = SchemaPack::load(&pack)?;
-            let corpus = pack
-                .corpus_jsonl()
-                .with_context(|| format!("pack {} has no seed corpus", pack.name()))?;
-            let reader = Stage1Reader::from_reader(
-                Path::new("<seed corpus>"),
-                Box::new(std::io::Cursor::new(corpus.as_bytes().to_vec())),
-                ReadOptions::default(),
-            );
+            let reader = open_input(&pack, None, ReadOptions::default())?;
             for record in reader {
                 let record = record?;
                 writeln!(

@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::features::{QueryFeatures, RecordLabels};
 use crate::pack::SchemaPack;
 use crate::sql::analyze::{analyze_statement, Analysis};
-use crate::sql::{parse, shape_skeleton, skeleton, ParseFailure};
+use crate::sql::{parse, skeletons, ParseFailure};
 use crate::{Aspect, Candidate, Finding, MetricScore, QualityMetric, Severity};
 
 /// Overall score a query needs under the plan.
@@ -62,13 +62,14 @@ impl QueryAnalysis {
             }
             Err(e) => (0, Some(e), Analysis::default(), None),
         };
+        let (skeleton, shape) = skeletons(&candidate.sql);
         QueryAnalysis {
             statements,
             parse_error,
             analysis,
             features,
-            skeleton: skeleton(&candidate.sql),
-            shape: shape_skeleton(&candidate.sql),
+            skeleton,
+            shape,
         }
     }
 
@@ -87,9 +88,10 @@ pub struct NoveltyIndex {
 impl NoveltyIndex {
     /// Record a query's skeleton and shape as known.
     pub fn remember(&self, sql: &str) {
+        let (skeleton, shape) = skeletons(sql);
         let mut k = self.known.write().unwrap_or_else(|p| p.into_inner());
-        k.0.insert(skeleton(sql));
-        k.1.insert(shape_skeleton(sql));
+        k.0.insert(skeleton);
+        k.1.insert(shape);
     }
 
     /// (skeleton known, shape known).

@@ -81,26 +81,32 @@ fn error_location(message: &str) -> Option<Location> {
 /// case, whitespace and comments dropped. Two queries that differ only in literal values
 /// share a skeleton.
 pub fn skeleton(sql: &str) -> String {
-    shape(sql, false)
+    skeletons(sql).0
 }
 
 /// Like [`skeleton`], with identifiers masked as well (`$`): the query's bare shape.
 pub fn shape_skeleton(sql: &str) -> String {
-    shape(sql, true)
+    skeletons(sql).1
 }
 
-fn shape(sql: &str, mask_idents: bool) -> String {
+/// [`skeleton`] and [`shape_skeleton`] from one tokenization.
+pub fn skeletons(sql: &str) -> (String, String) {
     let dialect = PostgreSqlDialect {};
     let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
-        return sql
+        let plain = sql
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
             .to_lowercase();
+        return (plain.clone(), plain);
     };
-    let mut out = String::with_capacity(sql.len());
+    (render(&tokens, false), render(&tokens, true))
+}
+
+fn render(tokens: &[Token], mask_idents: bool) -> String {
+    let mut out = String::new();
     for t in tokens {
-        let piece = match &t {
+        let piece = match t {
             Token::Whitespace(_) | Token::SemiColon | Token::EOF => continue,
             Token::Number(_, _)
             | Token::SingleQuotedString(_)
