@@ -38,11 +38,18 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod assemble;
 pub mod features;
 pub mod metrics;
+pub mod output;
 pub mod pack;
+pub mod pipeline;
+pub mod plan;
 pub mod read;
+pub mod rng;
+pub mod select;
 pub mod sql;
+pub mod synth;
 
 use std::fmt;
 use std::ops::Range;
@@ -56,6 +63,7 @@ pub use features::{
 };
 pub use metrics::{ValidationReport, Validator};
 pub use pack::{PackError, SchemaPack};
+pub use plan::{Deviation, QueryPlan};
 pub use read::{ReadError, Stage1Reader, Stage1Record};
 
 // ---------------------------------------------------------------------------------------
@@ -169,93 +177,6 @@ impl Candidate {
     }
 }
 
-/// A table chosen for a plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlannedTable {
-    /// Schema.
-    pub schema: String,
-    /// Table.
-    pub table: String,
-    /// Alias used in the SQL.
-    pub alias: String,
-}
-
-/// A join chosen for a plan: an edge of the pack's join graph between two planned tables.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlannedJoin {
-    /// Index into [`QueryPlan::tables`] of the table joined.
-    pub table: usize,
-    /// Index of the table it joins to.
-    pub to: usize,
-    /// Index of the pack join edge.
-    pub edge: usize,
-    /// Spatial predicate for spatial edges (e.g. `ST_DWithin`), with its distance in metres.
-    pub predicate: Option<(String, Option<f64>)>,
-}
-
-/// A function call chosen for a plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlannedCall {
-    /// Catalogue function name.
-    pub function: String,
-    /// Index of the table whose column is the first argument.
-    pub table: usize,
-    /// The column.
-    pub column: String,
-    /// Where the call goes (`select`, `where`, `order_by`, `having`).
-    pub clause: String,
-}
-
-/// A filter chosen for a plan: `alias.column op literal`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlannedFilter {
-    /// Index of the table.
-    pub table: usize,
-    /// The column.
-    pub column: String,
-    /// Comparison operator (`=`, `>`, `<`, `>=`, `<=`, `<>`).
-    pub op: String,
-    /// The literal, from the pack's value domains.
-    pub value: serde_json::Value,
-}
-
-/// Where a plan differs from the structure row it was made from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Deviation {
-    /// Feature column.
-    pub column: String,
-    /// Requested value.
-    pub requested: FeatureValue,
-    /// Value the plan realises.
-    pub realized: FeatureValue,
-}
-
-/// A concrete plan for one query: what a [`TokenSelector`] produces and an [`Assembler`]
-/// turns into SQL.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QueryPlan {
-    /// The structure row this plan realises.
-    pub requested: StructureRow,
-    /// Tables, the first one in FROM.
-    pub tables: Vec<PlannedTable>,
-    /// Joins in order.
-    pub joins: Vec<PlannedJoin>,
-    /// Spatial function calls.
-    pub calls: Vec<PlannedCall>,
-    /// Filters.
-    pub filters: Vec<PlannedFilter>,
-    /// Number of CTEs to wrap parts of the query in.
-    pub ctes: u32,
-    /// Number of subqueries.
-    pub subqueries: u32,
-    /// Group by these (table index, column).
-    pub group_by: Vec<(usize, String)>,
-    /// Order-by and limit strategy (`FULL_RESULTS`, `TOP_N`, `ORDERED_ONLY`) and limit.
-    pub limit: (String, Option<u64>),
-    /// Where the plan could not follow the row.
-    pub deviations: Vec<Deviation>,
-}
-
 /// SQL and question produced by an [`Assembler`].
 #[derive(Debug, Clone)]
 pub struct Assembled {
@@ -314,6 +235,9 @@ pub enum GenerateError {
     /// The plan refers to something the pack does not have.
     #[error("invalid plan: {0}")]
     InvalidPlan(String),
+    /// Handing a record to its destination failed (e.g. writing the output file).
+    #[error("output: {0}")]
+    Output(String),
 }
 
 // ---------------------------------------------------------------------------------------

@@ -59,6 +59,45 @@ enum Command {
         #[arg(long)]
         skip_invalid: bool,
     },
+    /// Generate a Stage 2 training set: read a Stage 1 corpus, learn its structure, sample,
+    /// assemble, score and keep the valid, novel queries (JSON Lines + stats under --out).
+    Generate {
+        /// Stage 1 JSON Lines (.gz accepted). Default: the pack's seed corpus.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Built-in pack name or pack JSON file.
+        #[arg(long, default_value = "cim-wizard")]
+        pack: String,
+        /// Synthesizer.
+        #[arg(long, default_value = "gaussian_copula")]
+        model: String,
+        /// Records to produce.
+        #[arg(long, default_value_t = 50_000)]
+        rows: u64,
+        /// Run seed (same seed, same bytes).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output directory.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Worker threads (0: all cores). The output does not depend on it.
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Skip input records that are malformed or whose SQL does not parse (counted and
+        /// reported in the stats) instead of stopping.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Fix a categorical feature for every row, e.g. `--fix sql_type=SPATIAL_JOIN`
+        /// (repeatable): conditional sampling.
+        #[arg(long, value_name = "COLUMN=VALUE")]
+        fix: Vec<String>,
+        /// Rows sampled per missing record in each round.
+        #[arg(long, default_value_t = 1.5)]
+        oversample: f64,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Validate queries: verdict, score breakdown and findings with line:column.
     ///
     /// Exit status: 0 when every query is valid, 1 when some is not, 2 on bad input.
@@ -94,6 +133,8 @@ enum Format {
     Json,
 }
 
+mod progress;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -115,6 +156,46 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "{}",
                 serde_json::to_string_pretty(&SchemaPack::json_schema())?
             )?;
+        }
+        Command::Generate {
+            input,
+            pack,
+            model,
+            rows,
+            seed,
+            out: out_dir,
+            threads,
+            skip_invalid,
+            fix,
+            oversample,
+            quiet,
+        } => {
+            let pack = SchemaPack::load(&pack)?;
+            let mut fixed = Vec::new();
+            for f in fix {
+                let Some((k, v)) = f.split_once('=') else {
+                    bail!("--fix takes COLUMN=VALUE, not {f:?}");
+                };
+                fixed.push((k.to_string(), sqlsynth::FeatureValue::Cat(v.to_string())));
+            }
+            let job = sqlsynth::pipeline::Stage2Job {
+                input,
+                skip_invalid,
+                model,
+                out: out_dir,
+                options: sqlsynth::pipeline::GenerateOptions {
+                    rows,
+                    seed,
+                    threads,
+                    oversample,
+                    fixed,
+                    ..Default::default()
+                },
+            };
+            let progress = progress::Bars::new(quiet);
+            let stats = job.run(&pack, &progress)?;
+            progress.clear();
+            progress::summary(&mut out, &stats)?;
         }
         Command::Ddl { pack } => {
             let pack = SchemaPack::load(&pack)?;

@@ -425,6 +425,139 @@ pub struct FeatureTable {
     pub rows: Vec<StructureRow>,
 }
 
+/// Whether a structure row is one the feature definitions allow: the derived columns
+/// (complexity score, difficulty, schema complexity, query type, primary function
+/// category) agree with the counts the way the extractor computes them. A synthesizer
+/// learns these relations only approximately; the pipeline rejects the rows that break
+/// them before turning any into SQL (SDV's reject-sampling treatment of constraints).
+/// Returns the name of the first rule a row breaks.
+pub fn structure_violation(row: &StructureRow) -> Option<&'static str> {
+    use FeatureValue::{Cat, Int};
+    let v = &row.0;
+    if v.len() != FEATURE_COLUMNS.len() {
+        return Some("row_shape");
+    }
+    let int = |i: usize| match &v[i] {
+        Int(x) => Some(*x),
+        Cat(_) => None,
+    };
+    let cat = |i: usize| match &v[i] {
+        Cat(x) => Some(x.as_str()),
+        Int(_) => None,
+    };
+    let (
+        Some(c),
+        Some(j),
+        Some(s),
+        Some(f),
+        Some(t),
+        Some(k),
+        Some(cx),
+        Some(ty),
+        Some(diff),
+        Some(sc),
+        Some(prim),
+    ) = (
+        int(0),
+        int(1),
+        int(2),
+        int(3),
+        int(4),
+        int(5),
+        int(6),
+        cat(7),
+        cat(8),
+        cat(9),
+        cat(12),
+    )
+    else {
+        return Some("value_kinds");
+    };
+    if k > t || t < 1 || k < 1 {
+        return Some("schema_count_vs_table_count");
+    }
+    if t > j + 1 + s + c {
+        return Some("tables_vs_relations");
+    }
+    let want_sc = if t <= 1 {
+        "SINGLE_TABLE"
+    } else if k <= 1 {
+        "SINGLE_SCHEMA"
+    } else {
+        "MULTI_SCHEMA"
+    };
+    if sc != want_sc {
+        return Some("schema_complexity");
+    }
+    let want_diff = match cx {
+        0..=2 => "EASY",
+        3..=4 => "MEDIUM",
+        5..=7 => "HARD",
+        _ => "EXPERT",
+    };
+    if diff != want_diff {
+        return Some("difficulty_vs_complexity");
+    }
+    let base = 2 * c + 2 * s + j + (f + 1) / 2 + (k - 1);
+    let agg = match ty {
+        "AGGREGATION" | "SPATIAL_CLUSTERING" => Some(true),
+        "SIMPLE_SELECT" | "SPATIAL_PROCESSING" | "SPATIAL_MEASUREMENT" => Some(false),
+        _ => None,
+    };
+    let ok = |a: bool| cx == (base + i64::from(a)).min(10);
+    let cx_ok = match agg {
+        Some(a) => ok(a),
+        None => ok(false) || ok(true),
+    };
+    if !cx_ok {
+        return Some("complexity_formula");
+    }
+    if (prim == "none") != (f == 0) {
+        return Some("primary_category_vs_count");
+    }
+    let nested = c + s > 0;
+    match ty {
+        "NESTED_QUERY" if !nested => return Some("nested_without_subquery"),
+        "SPATIAL_JOIN"
+        | "MULTI_JOIN"
+        | "AGGREGATION"
+        | "SPATIAL_PROCESSING"
+        | "SPATIAL_MEASUREMENT"
+        | "SIMPLE_SELECT"
+            if nested =>
+        {
+            return Some("subquery_in_flat_type")
+        }
+        _ => {}
+    }
+    match ty {
+        "SPATIAL_JOIN" if j < 1 || f < 1 => return Some("spatial_join_needs_join"),
+        "MULTI_JOIN" if t < 3 && j < 2 => return Some("multi_join_too_small"),
+        "AGGREGATION" | "SPATIAL_PROCESSING" | "SPATIAL_MEASUREMENT" | "SIMPLE_SELECT"
+            if t >= 3 || j >= 2 =>
+        {
+            return Some("flat_type_too_many_joins")
+        }
+        "SPATIAL_PROCESSING" | "SPATIAL_MEASUREMENT" | "SPATIAL_CLUSTERING" if f < 1 => {
+            return Some("type_needs_spatial_call")
+        }
+        _ => {}
+    }
+    let prim_ok = match ty {
+        "SIMPLE_SELECT" => matches!(prim, "none" | "accessors" | "constructors" | "transforms"),
+        "SPATIAL_MEASUREMENT" => {
+            !matches!(prim, "processing" | "validation" | "clustering" | "raster")
+        }
+        "RASTER_VECTOR" => prim != "clustering" || f >= 2,
+        "SPATIAL_CLUSTERING" => prim != "raster",
+        _ => !matches!(prim, "clustering" | "raster"),
+    };
+    if !prim_ok {
+        return Some("primary_category_vs_type");
+    }
+    None
+}
+
 impl FeatureTable {
     /// Build a table from extracted features; domains are the declared ones widened to
     /// what was observed.

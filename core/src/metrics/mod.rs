@@ -353,6 +353,9 @@ pub struct ValidationReport {
     /// Re-extracted features (when the SQL parsed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub features: Option<QueryFeatures>,
+    /// The query's skeleton (literals and aliases masked), as novelty compares it.
+    #[serde(skip)]
+    pub skeleton: String,
 }
 
 /// Parses, resolves and scores queries against a pack. `Send + Sync`: one validator serves
@@ -471,6 +474,7 @@ impl<'p> Validator<'p> {
             findings,
             unknown_references: analysis.analysis.unknown_refs.clone(),
             features: analysis.features,
+            skeleton: analysis.skeleton,
         }
     }
 }

@@ -106,6 +106,17 @@ pub struct Stage1Record {
     pub raw: serde_json::Map<String, serde_json::Value>,
 }
 
+impl Stage1Record {
+    /// The labels SQL cannot reveal, as the feature extractor takes them.
+    pub fn labels(&self) -> crate::features::RecordLabels<'_> {
+        crate::features::RecordLabels {
+            question: self.question.as_deref(),
+            question_tone: self.question_tone.as_deref(),
+            usage_frequency: self.usage_frequency.as_deref(),
+        }
+    }
+}
+
 /// A line that was skipped, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct SkippedLine {

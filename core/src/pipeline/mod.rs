@@ -1,0 +1,696 @@
+//! The Stage 2 pipeline: sample structure rows → select → assemble → score → filter.
+//!
+//! [`generate`] runs rounds until the target is reached: each round samples
+//! `oversample × missing` rows from the fitted synthesizer (row `i` always draws from the
+//! streams `(seed, i)`, so a row is the same whichever round or thread handles it), turns
+//! them into candidates in parallel, then filters them sequentially in row order (exact
+//! duplicates, per-skeleton quota, thresholds). The accepted records come out in row
+//! order: the output is byte-identical for a seed whatever the number of threads.
+//!
+//! Filtering never accepts a query that does not parse, names something the pack does not
+//! have, or that the validator says PostgreSQL would reject; never an exact duplicate.
+
+mod job;
+
+pub use job::{
+    InputStats, JobError, JobStats, SkippedRecord, Stage2Job, MODELS, RECORDS_FILE, STATS_FILE,
+};
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::features::{FeatureValue, StructureRow, FEATURE_COLUMNS};
+use crate::pack::SchemaPack;
+use crate::plan::{Deviation, PlanExpr, QueryPlan, SelectPlan, Source};
+use crate::{
+    Assembler, Candidate, FittedSynthesizer, GenerateError, SampleRequest, TokenSelector,
+    ValidationReport, Validator,
+};
+
+/// Acceptance thresholds (the Stage 2 plan's, with a few stricter rules on top).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// Minimum overall (weighted) score.
+    pub overall: f64,
+    /// Minimum syntactic validity.
+    pub syntactic: f64,
+    /// Minimum schema compliance.
+    pub schema: f64,
+    /// Minimum semantic coherence.
+    pub semantic: f64,
+    /// Minimum diversity.
+    pub diversity: f64,
+    /// Minimum complexity match (requested vs re-extracted structure).
+    pub complexity_match: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            overall: 0.70,
+            syntactic: 0.90,
+            schema: 0.80,
+            semantic: 0.60,
+            diversity: 0.50,
+            complexity_match: 0.90,
+        }
+    }
+}
+
+/// Options of a generation run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateOptions {
+    /// Records to produce.
+    pub rows: u64,
+    /// Run seed.
+    pub seed: u64,
+    /// Rows sampled per missing record in each round (1.5 = 50 % more).
+    pub oversample: f64,
+    /// Worker threads (0: all cores).
+    pub threads: usize,
+    /// Rounds before giving up.
+    pub max_rounds: u32,
+    /// Acceptance thresholds.
+    pub thresholds: Thresholds,
+    /// At most this many accepted records share one skeleton (literals and aliases
+    /// masked): what "novel against what was already accepted" means here.
+    pub skeleton_quota: usize,
+    /// Conditional sampling: categorical feature columns fixed to a value.
+    pub fixed: Vec<(String, FeatureValue)>,
+    /// Name written into each record's `generation_method`.
+    pub method: String,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions {
+            rows: 50_000,
+            seed: 42,
+            oversample: 1.5,
+            threads: 0,
+            max_rounds: 20,
+            thresholds: Thresholds::default(),
+            skeleton_quota: 40,
+            fixed: Vec::new(),
+            method: "gaussian_copula".into(),
+        }
+    }
+}
+
+/// One Stage 2 record: shaped like a Stage 1 record, plus quality and provenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stage2Record {
+    /// Stable id: `<pack>_<seed>_<row>`.
+    pub id: String,
+    /// The question, stating what the SQL asks.
+    pub question: String,
+    /// The PostGIS query.
+    pub sql_postgis: String,
+    /// Query type (re-extracted from the SQL).
+    pub sql_type: String,
+    /// Difficulty (re-extracted).
+    pub difficulty: String,
+    /// Question tone.
+    pub question_tone: String,
+    /// Usage frequency label of the sampled structure.
+    pub usage_frequency: String,
+    /// Tables (`schema.table`) and the columns the query reads from each.
+    pub database_schema: BTreeMap<String, Vec<String>>,
+    /// Spatial functions called (re-extracted).
+    pub spatial_functions: Vec<String>,
+    /// Overall quality score.
+    pub quality_score: f64,
+    /// Per-metric scores.
+    pub quality_breakdown: BTreeMap<String, f64>,
+    /// The structure row sampled from the synthesizer.
+    pub synthetic_structure: BTreeMap<String, FeatureValue>,
+    /// Where the plan could not follow the sampled structure.
+    pub deviations: Vec<Deviation>,
+    /// Which synthesizer produced the structure.
+    pub generation_method: String,
+    /// Run seed.
+    pub seed: u64,
+    /// Row index in the run's stream.
+    pub row: u64,
+}
+
+/// Progress reporting, phase by phase (the CLI draws bars; embedders may ignore it).
+pub trait Progress: Sync {
+    /// A phase starts with `total` units of work.
+    fn phase(&self, _name: &str, _total: u64) {}
+    /// `n` more units done.
+    fn advance(&self, _n: u64) {}
+    /// The phase is done.
+    fn finish_phase(&self) {}
+}
+
+/// A progress reporter that reports nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Counts and figures of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GenerateStats {
+    /// Records requested.
+    pub target: u64,
+    /// Records accepted.
+    pub accepted: u64,
+    /// Rounds of sampling.
+    pub rounds: u32,
+    /// Structure rows sampled.
+    pub sampled: u64,
+    /// Rows turned into a plan.
+    pub planned: u64,
+    /// Plans realising their row exactly.
+    pub planned_exactly: u64,
+    /// Plans assembled into SQL.
+    pub assembled: u64,
+    /// Candidates scored.
+    pub scored: u64,
+    /// Sampled rows rejected by a structural constraint (see
+    /// [`structure_violation`](crate::features::structure_violation)), by rule.
+    pub constraint_rejections: BTreeMap<String, u64>,
+    /// Why candidates were rejected, with counts.
+    pub rejections: BTreeMap<String, u64>,
+    /// Over all plans: how often each feature column could not be realised as sampled.
+    pub deviations_by_column: BTreeMap<String, u64>,
+    /// Mean of each metric over accepted records.
+    pub metric_means: BTreeMap<String, f64>,
+    /// Mean overall score over accepted records.
+    pub quality_mean: f64,
+    /// Accepted records whose skeleton is absent from the seed corpus.
+    pub novel_skeletons: u64,
+    /// Distinct skeletons among accepted records.
+    pub distinct_skeletons: u64,
+    /// Tables used, with counts.
+    pub tables_used: BTreeMap<String, u64>,
+    /// Pack join edges realised (by index), with counts.
+    pub join_edges_used: BTreeMap<usize, u64>,
+    /// Pack join edges never realised.
+    pub join_edges_missing: Vec<usize>,
+    /// Catalogue functions used, with counts.
+    pub functions_used: BTreeMap<String, u64>,
+    /// Catalogue functions never used.
+    pub functions_missing: Vec<String>,
+    /// Accepted records per sql_type.
+    pub sql_types: BTreeMap<String, u64>,
+    /// Seconds per phase.
+    pub timings: BTreeMap<String, f64>,
+}
+
+/// One row's outcome after the parallel phase.
+enum Outcome {
+    Rejected(&'static str),
+    Candidate(Box<Scored>),
+}
+
+struct Scored {
+    row: u64,
+    requested: StructureRow,
+    plan: QueryPlan,
+    sql: String,
+    question: String,
+    report: ValidationReport,
+}
+
+/// Everything a run needs.
+pub struct Generator<'a> {
+    /// The pack.
+    pub pack: &'a SchemaPack,
+    /// A fitted synthesizer.
+    pub synthesizer: &'a dyn FittedSynthesizer,
+    /// The token selector.
+    pub selector: &'a dyn TokenSelector,
+    /// The assembler.
+    pub assembler: &'a dyn Assembler,
+    /// The validator (its novelty index holds the seed corpus).
+    pub validator: &'a Validator<'a>,
+}
+
+impl Generator<'_> {
+    /// Run until `opts.rows` records are accepted (or say why not); each accepted record
+    /// goes to `sink` in row order.
+    pub fn run(
+        &self,
+        opts: &GenerateOptions,
+        progress: &dyn Progress,
+        sink: &mut dyn FnMut(&Stage2Record) -> Result<(), GenerateError>,
+    ) -> Result<GenerateStats, GenerateError> {
+        if !(opts.oversample >= 1.0 && opts.oversample.is_finite()) {
+            return Err(GenerateError::InvalidPlan(format!(
+                "oversample must be at least 1, not {}",
+                opts.oversample
+            )));
+        }
+        let mut stats = GenerateStats {
+            target: opts.rows,
+            ..GenerateStats::default()
+        };
+        let mut seen_sql: HashSet<String> = HashSet::new();
+        let mut skeleton_counts: HashMap<String, usize> = HashMap::new();
+        let mut metric_sums: BTreeMap<String, f64> = BTreeMap::new();
+        let mut quality_sum = 0.0;
+        let mut next_row = 0u64;
+        let started = Instant::now();
+        let mut t_sample = 0.0;
+        let mut t_candidates = 0.0;
+        let mut t_filter = 0.0;
+        while stats.accepted < opts.rows {
+            if stats.rounds >= opts.max_rounds {
+                if std::env::var_os("SQLSYNTH_DEBUG").is_some() {
+                    eprintln!("{:#?}", stats.deviations_by_column);
+                }
+                return Err(GenerateError::Unrealizable {
+                    pack: self.pack.name().to_string(),
+                    reason: format!(
+                        "{} of {} records accepted after {} rounds ({} rows sampled); \
+                         rejections: {}",
+                        stats.accepted,
+                        opts.rows,
+                        stats.rounds,
+                        stats.sampled,
+                        describe(&stats.rejections)
+                    ),
+                });
+            }
+            stats.rounds += 1;
+            let missing = opts.rows - stats.accepted;
+            // Round 1 samples `oversample` × the target; later rounds size themselves by
+            // the yield seen so far (with the same margin), so a low yield costs rounds,
+            // not failure.
+            let yield_so_far = if stats.accepted > 0 {
+                stats.accepted as f64 / stats.sampled as f64
+            } else {
+                1.0
+            };
+            let n = ((missing as f64) * opts.oversample / yield_so_far)
+                .ceil()
+                .clamp(1.0, 50_000_000.0) as u64;
+            let rows = next_row..next_row + n;
+            next_row += n;
+
+            let t = Instant::now();
+            progress.phase(&format!("round {}: sample", stats.rounds), n);
+            let sampled = self
+                .synthesizer
+                .sample(&SampleRequest {
+                    seed: opts.seed,
+                    rows: rows.clone(),
+                    fixed: opts.fixed.clone(),
+                })
+                .map_err(|e| GenerateError::InvalidPlan(format!("sampling failed: {e}")))?;
+            progress.advance(n);
+            progress.finish_phase();
+            stats.sampled += n;
+            t_sample += t.elapsed().as_secs_f64();
+
+            // Constraints: rows whose derived columns break the feature definitions are
+            // rejected before any SQL is made (SDV's reject sampling).
+            let sampled: Vec<(u64, StructureRow)> = sampled
+                .into_iter()
+                .enumerate()
+                .filter_map(
+                    |(i, row)| match crate::features::structure_violation(&row) {
+                        Some(rule) => {
+                            *stats
+                                .constraint_rejections
+                                .entry(rule.to_string())
+                                .or_default() += 1;
+                            None
+                        }
+                        None => Some((rows.start + i as u64, row)),
+                    },
+                )
+                .collect();
+
+            let t = Instant::now();
+            progress.phase(
+                &format!("round {}: select, assemble, score", stats.rounds),
+                sampled.len() as u64,
+            );
+            let outcomes = self.candidates(opts, sampled, progress);
+            progress.finish_phase();
+            t_candidates += t.elapsed().as_secs_f64();
+
+            let t = Instant::now();
+            progress.phase(&format!("round {}: filter, write", stats.rounds), n);
+            for o in outcomes {
+                progress.advance(1);
+                let c = match o {
+                    Outcome::Rejected(why) => {
+                        *stats.rejections.entry(why.to_string()).or_default() += 1;
+                        continue;
+                    }
+                    Outcome::Candidate(c) => c,
+                };
+                stats.planned += 1;
+                for d in &c.plan.deviations {
+                    *stats
+                        .deviations_by_column
+                        .entry(d.column.clone())
+                        .or_default() += 1;
+                }
+                stats.assembled += 1;
+                stats.scored += 1;
+                if stats.accepted >= opts.rows {
+                    *stats.rejections.entry("beyond_target".into()).or_default() += 1;
+                    continue;
+                }
+                let mut report = c.report;
+                if let Some(why) = reject_reason(&report, &opts.thresholds) {
+                    *stats.rejections.entry(why.into()).or_default() += 1;
+                    continue;
+                }
+                if seen_sql.contains(&c.sql) {
+                    *stats.rejections.entry("duplicate_sql".into()).or_default() += 1;
+                    continue;
+                }
+                let count = skeleton_counts.get(&report.skeleton).copied().unwrap_or(0);
+                if count >= opts.skeleton_quota {
+                    *stats.rejections.entry("skeleton_quota".into()).or_default() += 1;
+                    continue;
+                }
+                // Diversity against what was already accepted: a skeleton's share of its
+                // quota already used lowers the score (the seed-corpus novelty stays).
+                let used = count as f64 / opts.skeleton_quota as f64;
+                for m in &mut report.breakdown {
+                    if m.metric == "diversity" {
+                        m.score *= 1.0 - 0.5 * used;
+                    }
+                }
+                report.score = weighted(&report);
+                if report.score < opts.thresholds.overall {
+                    *stats
+                        .rejections
+                        .entry("overall_below_threshold".into())
+                        .or_default() += 1;
+                    continue;
+                }
+                seen_sql.insert(c.sql.clone());
+                *skeleton_counts.entry(report.skeleton.clone()).or_default() += 1;
+                let record = self.record(
+                    opts,
+                    &c.plan,
+                    c.row,
+                    &c.requested,
+                    c.sql,
+                    c.question,
+                    &report,
+                );
+                // Statistics.
+                stats.accepted += 1;
+                stats.planned_exactly += u64::from(c.plan.deviations.is_empty());
+                quality_sum += record.quality_score;
+                for (k, v) in &record.quality_breakdown {
+                    *metric_sums.entry(k.clone()).or_default() += v;
+                }
+                let (seed_known, _) = self.validator.novelty().lookup(&report.skeleton, "");
+                stats.novel_skeletons += u64::from(!seed_known);
+                for t in record.database_schema.keys() {
+                    *stats.tables_used.entry(t.clone()).or_default() += 1;
+                }
+                for f in &record.spatial_functions {
+                    *stats.functions_used.entry(f.clone()).or_default() += 1;
+                }
+                for e in plan_edges(&c.plan) {
+                    *stats.join_edges_used.entry(e).or_default() += 1;
+                }
+                *stats.sql_types.entry(record.sql_type.clone()).or_default() += 1;
+                sink(&record)?;
+            }
+            progress.finish_phase();
+            t_filter += t.elapsed().as_secs_f64();
+        }
+        stats.distinct_skeletons = skeleton_counts.len() as u64;
+        if stats.accepted > 0 {
+            let n = stats.accepted as f64;
+            stats.quality_mean = quality_sum / n;
+            stats.metric_means = metric_sums.into_iter().map(|(k, v)| (k, v / n)).collect();
+        }
+        stats.join_edges_missing = (0..self.pack.data().joins.len())
+            .filter(|e| !stats.join_edges_used.contains_key(e))
+            .collect();
+        stats.functions_missing = self
+            .pack
+            .data()
+            .functions
+            .iter()
+            .map(|f| f.name.clone())
+            .filter(|f| !stats.functions_used.contains_key(f))
+            .collect();
+        stats.timings.insert("sample".into(), t_sample);
+        stats
+            .timings
+            .insert("select_assemble_score".into(), t_candidates);
+        stats.timings.insert("filter_write".into(), t_filter);
+        stats
+            .timings
+            .insert("total".into(), started.elapsed().as_secs_f64());
+        Ok(stats)
+    }
+
+    fn candidates(
+        &self,
+        opts: &GenerateOptions,
+        sampled: Vec<(u64, StructureRow)>,
+        progress: &dyn Progress,
+    ) -> Vec<Outcome> {
+        let work = |(i, (r, row)): (usize, (u64, StructureRow))| -> Outcome {
+            let out = self.one(opts, r, row);
+            if i % 256 == 255 {
+                progress.advance(256);
+            }
+            out
+        };
+        #[cfg(feature = "parallel")]
+        {
+            use rayon::prelude::*;
+            let run = || {
+                sampled
+                    .into_par_iter()
+                    .enumerate()
+                    .with_min_len(64)
+                    .map(work)
+                    .collect::<Vec<Outcome>>()
+            };
+            match rayon::ThreadPoolBuilder::new()
+                .num_threads(opts.threads)
+                .build()
+            {
+                Ok(pool) => pool.install(run),
+                Err(_) => run(),
+            }
+        }
+        #[cfg(not(feature = "parallel"))]
+        {
+            sampled.into_iter().enumerate().map(work).collect()
+        }
+    }
+
+    fn one(&self, opts: &GenerateOptions, row: u64, requested: StructureRow) -> Outcome {
+        let mut rng = crate::rng::stream(opts.seed, crate::rng::SELECT, row);
+        let Ok(plan) = self.selector.select(self.pack, &requested, &mut rng) else {
+            return Outcome::Rejected("selection_failed");
+        };
+        let Ok(assembled) = self.assembler.assemble(self.pack, &plan) else {
+            return Outcome::Rejected("assembly_failed");
+        };
+        let report = self.validator.validate_candidate(&Candidate {
+            sql: assembled.sql.clone(),
+            question: Some(assembled.question.clone()),
+            requested: Some(requested.clone()),
+        });
+        Outcome::Candidate(Box::new(Scored {
+            row,
+            requested,
+            plan,
+            sql: assembled.sql,
+            question: assembled.question,
+            report,
+        }))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        opts: &GenerateOptions,
+        plan: &QueryPlan,
+        row: u64,
+        requested: &StructureRow,
+        sql: String,
+        question: String,
+        report: &ValidationReport,
+    ) -> Stage2Record {
+        let f = report.features.as_ref();
+        let get = |i: usize| {
+            requested
+                .0
+                .get(i)
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
+        Stage2Record {
+            id: format!("{}_{}_{row:07}", self.pack.name(), opts.seed),
+            question,
+            sql_postgis: sql,
+            sql_type: f.map(|f| f.sql_type.clone()).unwrap_or_default(),
+            difficulty: f.map(|f| f.difficulty_level.clone()).unwrap_or_default(),
+            question_tone: get(11),
+            usage_frequency: get(10),
+            database_schema: plan_columns(plan),
+            spatial_functions: f.map(|f| f.spatial_functions.clone()).unwrap_or_default(),
+            quality_score: round4(report.score),
+            quality_breakdown: report
+                .breakdown
+                .iter()
+                .map(|m| (m.metric.clone(), round4(m.score)))
+                .collect(),
+            synthetic_structure: FEATURE_COLUMNS
+                .iter()
+                .zip(&requested.0)
+                .map(|((n, _), v)| (n.to_string(), v.clone()))
+                .collect(),
+            deviations: plan.deviations.clone(),
+            generation_method: opts.method.clone(),
+            seed: opts.seed,
+            row,
+        }
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+fn weighted(r: &ValidationReport) -> f64 {
+    let (n, d) = r
+        .breakdown
+        .iter()
+        .filter(|m| m.applicable)
+        .fold((0.0, 0.0), |(n, d), m| {
+            (n + m.weight * m.score, d + m.weight)
+        });
+    if d > 0.0 {
+        n / d
+    } else {
+        0.0
+    }
+}
+
+fn describe(r: &BTreeMap<String, u64>) -> String {
+    if r.is_empty() {
+        return "none".into();
+    }
+    r.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why a scored candidate is rejected, if it is.
+fn reject_reason(r: &ValidationReport, t: &Thresholds) -> Option<&'static str> {
+    let score = |name: &str| {
+        r.breakdown
+            .iter()
+            .find(|m| m.metric == name && m.applicable)
+            .map(|m| m.score)
+    };
+    if score("syntactic_validity").is_some_and(|s| s < 1.0) {
+        return Some("unparseable");
+    }
+    if score("schema_compliance").is_some_and(|s| s < 1.0) || !r.unknown_references.is_empty() {
+        return Some("unresolved_reference");
+    }
+    if !r.valid {
+        return Some("invalid_for_postgresql");
+    }
+    if score("syntactic_validity").is_some_and(|s| s < t.syntactic) {
+        return Some("syntactic_below_threshold");
+    }
+    if score("schema_compliance").is_some_and(|s| s < t.schema) {
+        return Some("schema_below_threshold");
+    }
+    if score("semantic_coherence").is_some_and(|s| s < t.semantic) {
+        return Some("semantic_below_threshold");
+    }
+    if score("complexity_match").is_some_and(|s| s < t.complexity_match) {
+        return Some("structure_mismatch");
+    }
+    if score("diversity").is_some_and(|s| s < t.diversity) {
+        return Some("not_novel");
+    }
+    if r.score < t.overall {
+        return Some("overall_below_threshold");
+    }
+    None
+}
+
+/// Join edges a plan realises (joins of every level).
+fn plan_edges(plan: &QueryPlan) -> Vec<usize> {
+    fn walk(p: &SelectPlan, out: &mut Vec<usize>) {
+        for r in &p.from {
+            if let Some(e) = r.join.as_ref().and_then(|j| j.edge) {
+                out.push(e);
+            }
+            if let Source::Derived { query } = &r.source {
+                walk(query, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for c in &plan.ctes {
+        walk(&c.body, &mut out);
+    }
+    walk(&plan.main, &mut out);
+    out
+}
+
+/// Tables and the columns read from each, over the whole statement.
+pub fn plan_columns(plan: &QueryPlan) -> BTreeMap<String, Vec<String>> {
+    fn bases(p: &SelectPlan, out: &mut BTreeMap<String, String>) {
+        for r in &p.from {
+            out.insert(r.alias.clone(), r.base.clone());
+            if let Source::Derived { query } = &r.source {
+                bases(query, out);
+            }
+        }
+        for e in p.filters.iter().chain(p.items.iter().map(|i| &i.expr)) {
+            sub_bases(e, out);
+        }
+    }
+    fn sub_bases(e: &PlanExpr, out: &mut BTreeMap<String, String>) {
+        match e {
+            PlanExpr::InSubquery { query, .. }
+            | PlanExpr::Exists { query, .. }
+            | PlanExpr::Scalar { query } => bases(query, out),
+            PlanExpr::Compare { left, right, .. } => {
+                sub_bases(left, out);
+                sub_bases(right, out);
+            }
+            _ => {}
+        }
+    }
+    let mut alias_base = BTreeMap::new();
+    for c in &plan.ctes {
+        bases(&c.body, &mut alias_base);
+    }
+    bases(&plan.main, &mut alias_base);
+    let mut cols: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for base in alias_base.values() {
+        cols.entry(base.clone()).or_default();
+    }
+    for (alias, base) in &alias_base {
+        let mut set = BTreeSet::new();
+        crate::select::columns_of_alias(&plan.main, alias, &mut set);
+        for c in &plan.ctes {
+            crate::select::columns_of_alias(&c.body, alias, &mut set);
+        }
+        cols.entry(base.clone()).or_default().extend(set);
+    }
+    cols.into_iter()
+        .map(|(k, v)| (k, v.into_iter().collect()))
+        .collect()
+}

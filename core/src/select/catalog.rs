@@ -1,0 +1,261 @@
+//! What the selector needs to know about a pack, indexed once: tables with their geometry,
+//! raster, numeric and categorical columns, the join graph, and literal domains.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::pack::{JoinKind, SchemaPack, ValueDomain};
+use crate::sql::types::{GeomKind, SqlType};
+
+/// A geometry column.
+#[derive(Debug, Clone)]
+pub(crate) struct GeomCol {
+    pub name: String,
+    pub kind: GeomKind,
+}
+
+/// A column that can be filtered with a realistic literal.
+#[derive(Debug, Clone)]
+pub(crate) enum Filterable {
+    /// Numeric range `[min, max]`.
+    Range {
+        column: String,
+        min: f64,
+        max: f64,
+        integer: bool,
+    },
+    /// Closed list of values (numbers or strings).
+    Enum {
+        column: String,
+        values: Vec<serde_json::Value>,
+    },
+}
+
+impl Filterable {
+    pub fn column(&self) -> &str {
+        match self {
+            Filterable::Range { column, .. } | Filterable::Enum { column, .. } => column,
+        }
+    }
+}
+
+/// One table of the pack.
+#[derive(Debug, Clone)]
+pub(crate) struct TableCat {
+    /// `schema.table`.
+    pub key: String,
+    pub schema: String,
+    pub name: String,
+    /// Short alias stem (initials).
+    pub stem: String,
+    pub geoms: Vec<GeomCol>,
+    pub raster: Option<String>,
+    /// Numeric, non-key columns (for aggregates and ordering).
+    pub numeric: Vec<String>,
+    /// Columns with value domains.
+    pub filters: Vec<Filterable>,
+    /// Enum-domain columns usable for GROUP BY.
+    pub groupable: Vec<String>,
+    /// Identifying column shown in results.
+    pub label: String,
+    pub primary_key: Vec<String>,
+}
+
+/// A join edge as the selector uses it.
+#[derive(Debug, Clone)]
+pub(crate) struct EdgeCat {
+    pub index: usize,
+    pub spatial: bool,
+    pub left: usize,
+    pub left_columns: Vec<String>,
+    pub right: usize,
+    pub right_columns: Vec<String>,
+    pub predicates: Vec<String>,
+}
+
+/// The indexed pack.
+#[derive(Debug, Clone)]
+pub(crate) struct Catalog {
+    pub tables: Vec<TableCat>,
+    pub edges: Vec<EdgeCat>,
+    /// Named quantities (`@distance_m`, `@longitude`, …).
+    pub quantities: BTreeMap<String, Filterable>,
+    /// Catalogue function names (lower case) → category.
+    pub functions: BTreeMap<String, crate::pack::FunctionCategory>,
+    /// Lower-case name → catalogue spelling.
+    pub function_names: BTreeMap<String, String>,
+    /// Functions (lower case) with an aggregate overload.
+    pub aggregates: BTreeSet<String>,
+    /// SRID of the data (for constructors).
+    pub srid: i32,
+}
+
+fn stem(name: &str) -> String {
+    let s: String = name
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.chars().next().unwrap_or('t'))
+        .collect();
+    if s.is_empty() {
+        "t".into()
+    } else {
+        s
+    }
+}
+
+impl Catalog {
+    pub fn new(pack: &SchemaPack) -> Catalog {
+        let data = pack.data();
+        let mut domains: BTreeMap<String, Filterable> = BTreeMap::new();
+        for d in &data.value_domains {
+            let f = match d {
+                ValueDomain::Range {
+                    column,
+                    min,
+                    max,
+                    integer,
+                    ..
+                } => Filterable::Range {
+                    column: column.clone(),
+                    min: *min,
+                    max: *max,
+                    integer: *integer,
+                },
+                ValueDomain::Enum { column, values } => Filterable::Enum {
+                    column: column.clone(),
+                    values: values.clone(),
+                },
+            };
+            domains.insert(d.column().to_string(), f);
+        }
+        let mut tables = Vec::new();
+        for (schema, table) in pack.tables() {
+            let key = format!("{}.{}", schema.name, table.name);
+            let info = pack
+                .table(&schema.name, &table.name)
+                .expect("pack tables resolve");
+            let mut geoms = Vec::new();
+            let mut raster = None;
+            let mut numeric = Vec::new();
+            let mut filters = Vec::new();
+            let mut groupable = Vec::new();
+            for (col, ty) in &info.columns {
+                match ty {
+                    SqlType::Geometry(g) => geoms.push(GeomCol {
+                        name: col.clone(),
+                        kind: g.kind,
+                    }),
+                    SqlType::Raster => raster = Some(col.clone()),
+                    SqlType::Float | SqlType::Numeric | SqlType::Int | SqlType::BigInt
+                        if !info.primary_key.contains(col)
+                            && !col.ends_with("_id")
+                            && !col.ends_with("_fk")
+                            && col != "srid"
+                            && col != "project_crs" =>
+                    {
+                        numeric.push(col.clone())
+                    }
+                    _ => {}
+                }
+                if let Some(d) = domains.get(&format!("{key}.{col}")) {
+                    let mut d = d.clone();
+                    match &mut d {
+                        Filterable::Range { column, .. } | Filterable::Enum { column, .. } => {
+                            *column = col.clone()
+                        }
+                    }
+                    if let Filterable::Enum { values, .. } = &d {
+                        if values.iter().all(|v| v.is_string()) {
+                            groupable.push(col.clone());
+                        }
+                    }
+                    filters.push(d);
+                }
+            }
+            let label = ["name", "building_id", "project_name", "comune", "filename"]
+                .iter()
+                .chain(["line_id", "bus_id"].iter())
+                .find(|c| info.column(c).is_some())
+                .map(|c| c.to_string())
+                .or_else(|| info.primary_key.first().cloned())
+                .unwrap_or_else(|| info.columns[0].0.clone());
+            tables.push(TableCat {
+                key,
+                schema: schema.name.clone(),
+                name: table.name.clone(),
+                stem: stem(&table.name),
+                geoms,
+                raster,
+                numeric,
+                filters,
+                groupable,
+                label,
+                primary_key: info.primary_key.clone(),
+            });
+        }
+        let index_of = |k: &str| tables.iter().position(|t| t.key == k);
+        let edges = data
+            .joins
+            .iter()
+            .enumerate()
+            .filter_map(|(i, j)| {
+                Some(EdgeCat {
+                    index: i,
+                    spatial: j.kind == JoinKind::Spatial,
+                    left: index_of(&j.left)?,
+                    left_columns: j.left_columns.clone(),
+                    right: index_of(&j.right)?,
+                    right_columns: j.right_columns.clone(),
+                    predicates: j.predicates.clone(),
+                })
+            })
+            .collect();
+        let quantities = domains
+            .iter()
+            .filter(|(k, _)| k.starts_with('@'))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let functions = data
+            .functions
+            .iter()
+            .map(|f| (f.name.to_lowercase(), f.category))
+            .collect();
+        let function_names = data
+            .functions
+            .iter()
+            .map(|f| (f.name.to_lowercase(), f.name.clone()))
+            .collect();
+        let aggregates = data
+            .functions
+            .iter()
+            .filter(|f| {
+                pack.function(&f.name).is_some_and(|(_, sigs)| {
+                    sigs.iter()
+                        .any(|s| s.kind == crate::pack::FnKind::Aggregate)
+                })
+            })
+            .map(|f| f.name.to_lowercase())
+            .collect();
+        Catalog {
+            function_names,
+            aggregates,
+            tables,
+            edges,
+            quantities,
+            functions,
+            srid: data.default_srid.unwrap_or(4326),
+        }
+    }
+
+    /// Edges touching table `t`, with the other end.
+    pub fn neighbours(&self, t: usize) -> impl Iterator<Item = (&EdgeCat, usize)> {
+        self.edges.iter().filter_map(move |e| {
+            if e.left == t {
+                Some((e, e.right))
+            } else if e.right == t {
+                Some((e, e.left))
+            } else {
+                None
+            }
+        })
+    }
+}

@@ -1,0 +1,841 @@
+//! Spatial function calls: expressions built from the catalogue's functions with operands
+//! whose types fit (geometry subtype, geography for metres, raster), placed in SELECT or
+//! WHERE, until the row's spatial-function count and primary category are met.
+
+use rand::seq::IndexedRandom;
+use rand::Rng;
+
+use crate::pack::FunctionCategory as F;
+use crate::plan::{PlanExpr, SelectItem};
+use crate::sql::types::GeomKind;
+
+use super::{AggMode, Attempt};
+
+/// What an item evaluates to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Out {
+    Bool,
+    Num,
+    Other,
+}
+
+struct Gen {
+    expr: PlanExpr,
+    out: Out,
+    name: String,
+    /// The expression is an aggregate itself (ST_Union / ST_Collect of one column).
+    agg_native: bool,
+    /// A window function.
+    window: bool,
+}
+
+#[derive(Clone)]
+struct Geo {
+    alias: String,
+    column: String,
+    kind: GeomKind,
+}
+
+impl Geo {
+    fn col(&self) -> PlanExpr {
+        PlanExpr::column(&self.alias, &self.column)
+    }
+}
+
+fn g(name: &str, out: Out, expr: PlanExpr) -> Gen {
+    Gen {
+        expr,
+        out,
+        name: name.to_string(),
+        agg_native: false,
+        window: false,
+    }
+}
+
+impl Attempt<'_> {
+    fn geoms(&self) -> Vec<Geo> {
+        let mut v = Vec::new();
+        for i in &self.insts {
+            for c in &self.cat.tables[i.table].geoms {
+                v.push(Geo {
+                    alias: i.alias.clone(),
+                    column: c.name.clone(),
+                    kind: c.kind,
+                });
+            }
+        }
+        v
+    }
+
+    fn rasters(&self) -> Vec<(String, String)> {
+        self.insts
+            .iter()
+            .filter_map(|i| {
+                self.cat.tables[i.table]
+                    .raster
+                    .clone()
+                    .map(|r| (i.alias.clone(), r))
+            })
+            .collect()
+    }
+
+    fn count_calls(&self, e: &PlanExpr, out: &mut Vec<F>) {
+        match e {
+            PlanExpr::Call { function, args } | PlanExpr::Window { function, args } => {
+                if let Some(c) = self.cat.functions.get(&function.to_lowercase()) {
+                    out.push(*c);
+                }
+                args.iter().for_each(|a| self.count_calls(a, out));
+            }
+            PlanExpr::Cast { expr, .. } => self.count_calls(expr, out),
+            PlanExpr::Aggregate { arg: Some(a), .. } => self.count_calls(a, out),
+            PlanExpr::Compare { left, right, .. } => {
+                self.count_calls(left, out);
+                self.count_calls(right, out);
+            }
+            _ => {}
+        }
+    }
+
+    fn metric_srid(&mut self) -> PlanExpr {
+        self.quantity("@metric_srid", true)
+    }
+
+    /// A point constant: `ST_SetSRID(ST_MakePoint(x, y), srid)` (2 calls),
+    /// `ST_Point(x, y, srid)` or `ST_GeomFromText('POINT(x y)', srid)` (1 call).
+    fn point(&mut self, max_calls: usize, prefer_two: bool) -> Option<(PlanExpr, usize)> {
+        let lon = self.quantity("@longitude", false);
+        let lat = self.quantity("@latitude", false);
+        let srid = PlanExpr::number(self.cat.srid.to_string());
+        if max_calls >= 2 && (prefer_two || self.rng.random_bool(0.4)) {
+            return Some((
+                PlanExpr::call(
+                    "ST_SetSRID",
+                    vec![PlanExpr::call("ST_MakePoint", vec![lon, lat]), srid],
+                ),
+                2,
+            ));
+        }
+        if max_calls == 0 {
+            return None;
+        }
+        if self.rng.random_bool(0.5) {
+            Some((PlanExpr::call("ST_Point", vec![lon, lat, srid]), 1))
+        } else {
+            let (PlanExpr::Literal { value: x }, PlanExpr::Literal { value: y }) = (&lon, &lat)
+            else {
+                return None;
+            };
+            let wkt = format!("POINT({} {})", x.text(), y.text());
+            Some((
+                PlanExpr::call("ST_GeomFromText", vec![PlanExpr::text(wkt), srid]),
+                1,
+            ))
+        }
+    }
+
+    fn envelope(&mut self) -> PlanExpr {
+        let lon = self.quantity("@longitude", false);
+        let lat = self.quantity("@latitude", false);
+        let (PlanExpr::Literal { value: x }, PlanExpr::Literal { value: y }) = (&lon, &lat) else {
+            return PlanExpr::call("ST_MakeEnvelope", vec![lon, lat]);
+        };
+        let x: f64 = x.text().parse().unwrap_or(9.0);
+        let y: f64 = y.text().parse().unwrap_or(45.0);
+        let d = *[0.01, 0.02, 0.05].choose(self.rng).expect("non-empty");
+        let n = |v: f64| PlanExpr::number(super::format_number(v, false, false, 0.5));
+        PlanExpr::call(
+            "ST_MakeEnvelope",
+            vec![
+                n(x),
+                n(y),
+                n(x + d),
+                n(y + d),
+                PlanExpr::number(self.cat.srid.to_string()),
+            ],
+        )
+    }
+
+    /// Two geometries from different relations.
+    fn pair(&mut self, want: Option<GeomKind>) -> Option<(Geo, Geo)> {
+        let gs = self.geoms();
+        let mut pairs = Vec::new();
+        for a in &gs {
+            for b in &gs {
+                if a.alias != b.alias && want.is_none_or(|k| a.kind == k && b.kind == k) {
+                    pairs.push((a.clone(), b.clone()));
+                }
+            }
+        }
+        pairs.choose(self.rng).cloned()
+    }
+
+    fn one(&mut self, want: &[GeomKind]) -> Option<Geo> {
+        let gs: Vec<Geo> = self
+            .geoms()
+            .into_iter()
+            .filter(|g| {
+                want.is_empty()
+                    || want.contains(&g.kind)
+                    || (g.kind == GeomKind::Any && want.contains(&GeomKind::Polygonal))
+            })
+            .collect();
+        // Prefer the first relation (it is the one grouped by).
+        let first: Vec<Geo> = gs
+            .iter()
+            .filter(|g| g.alias == self.insts[0].alias)
+            .cloned()
+            .collect();
+        if !first.is_empty() && self.rng.random_bool(0.6) {
+            return first.choose(self.rng).cloned();
+        }
+        gs.choose(self.rng).cloned()
+    }
+
+    fn gen(&mut self, cat: F, budget: usize) -> Option<Gen> {
+        use GeomKind::{Lineal, Polygonal, Puntal};
+        let agg_mode = matches!(self.agg, AggMode::ByKey | AggMode::ByCategory);
+        match cat {
+            F::Predicates => {
+                let cross = self.cross_predicates && self.rng.random_bool(0.5);
+                if cross {
+                    if let Some((a, b)) = self.pair(None) {
+                        let p = *[
+                            "ST_Intersects",
+                            "ST_DWithin",
+                            "ST_Within",
+                            "ST_Contains",
+                            "ST_Touches",
+                            "ST_Overlaps",
+                            "ST_Covers",
+                            "ST_CoveredBy",
+                            "ST_Disjoint",
+                            "ST_Crosses",
+                            "ST_Equals",
+                        ]
+                        .choose(self.rng)?;
+                        let e = self.predicate_call(p, a.col(), b.col());
+                        return Some(g("spatial_match", Out::Bool, e));
+                    }
+                }
+                if budget < 2 {
+                    return None;
+                }
+                let a = self.one(&[])?;
+                if self.rng.random_bool(0.5) {
+                    let p = *[
+                        "ST_Intersects",
+                        "ST_Within",
+                        "ST_CoveredBy",
+                        "ST_Disjoint",
+                        "ST_Overlaps",
+                        "ST_Touches",
+                        "ST_Crosses",
+                    ]
+                    .choose(self.rng)?;
+                    let env = self.envelope();
+                    Some(g(
+                        "in_window",
+                        Out::Bool,
+                        PlanExpr::call(p, vec![a.col(), env]),
+                    ))
+                } else {
+                    let (pt, _) = self.point(budget - 1, false)?;
+                    let p = if a.kind == Polygonal {
+                        *["ST_Contains", "ST_Covers", "ST_Intersects", "ST_DWithin"]
+                            .choose(self.rng)?
+                    } else {
+                        "ST_DWithin"
+                    };
+                    let e = self.predicate_call(p, a.col(), pt);
+                    Some(g("near_point", Out::Bool, e))
+                }
+            }
+            F::Measurements => {
+                let roll = self.rng.random_range(0..10);
+                if roll < 4 {
+                    let a = self.one(&[Polygonal, Lineal])?;
+                    let f = match a.kind {
+                        Lineal => "ST_Length",
+                        _ => *["ST_Area", "ST_Perimeter"].choose(self.rng)?,
+                    };
+                    let name = match f {
+                        "ST_Length" => "length_m",
+                        "ST_Area" => "area_m2",
+                        _ => "perimeter_m",
+                    };
+                    let arg = if budget >= 2 && self.rng.random_bool(0.3) {
+                        let s = self.metric_srid();
+                        PlanExpr::call("ST_Transform", vec![a.col(), s])
+                    } else {
+                        a.col().cast("geography")
+                    };
+                    return Some(g(name, Out::Num, PlanExpr::call(f, vec![arg])));
+                }
+                if roll < 7 {
+                    if let Some((a, b)) = self.pair(None) {
+                        return Some(g(
+                            "distance_m",
+                            Out::Num,
+                            PlanExpr::call(
+                                "ST_Distance",
+                                vec![a.col().cast("geography"), b.col().cast("geography")],
+                            ),
+                        ));
+                    }
+                }
+                if roll < 8 && budget >= 3 {
+                    let (a, b) = match self.pair(None) {
+                        Some(p) => p,
+                        None => return None,
+                    };
+                    let f = *["ST_MaxDistance", "ST_HausdorffDistance"].choose(self.rng)?;
+                    let s1 = self.metric_srid();
+                    let s2 = s1.clone();
+                    return Some(g(
+                        if f == "ST_MaxDistance" {
+                            "max_distance_m"
+                        } else {
+                            "hausdorff_distance_m"
+                        },
+                        Out::Num,
+                        PlanExpr::call(
+                            f,
+                            vec![
+                                PlanExpr::call("ST_Transform", vec![a.col(), s1]),
+                                PlanExpr::call("ST_Transform", vec![b.col(), s2]),
+                            ],
+                        ),
+                    ));
+                }
+                if budget < 2 {
+                    let a = self.one(&[Polygonal, Lineal])?;
+                    let f = if a.kind == Lineal {
+                        "ST_Length"
+                    } else {
+                        "ST_Area"
+                    };
+                    return Some(g(
+                        if f == "ST_Length" {
+                            "length_m"
+                        } else {
+                            "area_m2"
+                        },
+                        Out::Num,
+                        PlanExpr::call(f, vec![a.col().cast("geography")]),
+                    ));
+                }
+                let a = self.one(&[])?;
+                let (pt, _) = self.point(budget - 1, false)?;
+                if a.kind == Puntal && self.rng.random_bool(0.4) {
+                    return Some(g(
+                        "azimuth_rad",
+                        Out::Num,
+                        PlanExpr::call("ST_Azimuth", vec![a.col(), pt]),
+                    ));
+                }
+                Some(g(
+                    "distance_m",
+                    Out::Num,
+                    PlanExpr::call(
+                        "ST_Distance",
+                        vec![a.col().cast("geography"), pt.cast("geography")],
+                    ),
+                ))
+            }
+            F::Processing => {
+                if agg_mode && self.rng.random_bool(0.3) {
+                    let a = self.one(&[])?;
+                    let f = *["ST_Union", "ST_Collect"].choose(self.rng)?;
+                    let mut it = g(
+                        if f == "ST_Union" {
+                            "merged_geometry"
+                        } else {
+                            "collected_geometry"
+                        },
+                        Out::Other,
+                        PlanExpr::call(f, vec![a.col()]),
+                    );
+                    it.agg_native = true;
+                    return Some(it);
+                }
+                if self.rng.random_bool(0.3) {
+                    if let Some((a, b)) = self.pair(None) {
+                        let f = *[
+                            "ST_Intersection",
+                            "ST_Difference",
+                            "ST_SymDifference",
+                            "ST_ClosestPoint",
+                            "ST_ShortestLine",
+                        ]
+                        .choose(self.rng)?;
+                        let name = f.trim_start_matches("ST_").to_lowercase();
+                        return Some(g(
+                            &name,
+                            Out::Other,
+                            PlanExpr::call(f, vec![a.col(), b.col()]),
+                        ));
+                    }
+                }
+                let a = self.one(&[])?;
+                let mut opts = vec![
+                    "ST_Centroid",
+                    "ST_Envelope",
+                    "ST_ConvexHull",
+                    "ST_Buffer",
+                    "ST_Simplify",
+                    "ST_SimplifyPreserveTopology",
+                ];
+                if a.kind == Polygonal || a.kind == GeomKind::Any {
+                    opts.push("ST_PointOnSurface");
+                }
+                if a.kind != Puntal {
+                    opts.push("ST_Boundary");
+                }
+                let f = *opts.choose(self.rng)?;
+                let e = match f {
+                    "ST_Buffer" => {
+                        let d = self.quantity("@distance_m", true);
+                        PlanExpr::call(f, vec![a.col().cast("geography"), d])
+                    }
+                    "ST_Simplify" | "ST_SimplifyPreserveTopology" => {
+                        let tol =
+                            PlanExpr::number(*["0.0001", "0.0005", "0.00001"].choose(self.rng)?);
+                        PlanExpr::call(f, vec![a.col(), tol])
+                    }
+                    _ => PlanExpr::call(f, vec![a.col()]),
+                };
+                let name = match f {
+                    "ST_Buffer" => "buffer_zone".to_string(),
+                    "ST_SimplifyPreserveTopology" => "simplified_geometry".to_string(),
+                    _ => f.trim_start_matches("ST_").to_lowercase(),
+                };
+                Some(g(&name, Out::Other, e))
+            }
+            F::Accessors => {
+                if budget >= 2 && self.rng.random_bool(0.25) {
+                    let a = self.one(&[])?;
+                    let f = *["ST_X", "ST_Y"].choose(self.rng)?;
+                    let name = if f == "ST_X" {
+                        "centroid_x"
+                    } else {
+                        "centroid_y"
+                    };
+                    return Some(g(
+                        name,
+                        Out::Num,
+                        PlanExpr::call(f, vec![PlanExpr::call("ST_Centroid", vec![a.col()])]),
+                    ));
+                }
+                let a = self.one(&[])?;
+                let mut opts: Vec<(&str, Out)> = vec![
+                    ("ST_AsText", Out::Other),
+                    ("ST_AsGeoJSON", Out::Other),
+                    ("ST_GeometryType", Out::Other),
+                    ("ST_SRID", Out::Num),
+                    ("ST_NPoints", Out::Num),
+                    ("ST_NumGeometries", Out::Num),
+                ];
+                match a.kind {
+                    Puntal => opts.extend([("ST_X", Out::Num), ("ST_Y", Out::Num)]),
+                    Lineal => {
+                        opts.extend([("ST_StartPoint", Out::Other), ("ST_EndPoint", Out::Other)])
+                    }
+                    Polygonal => opts.push(("ST_ExteriorRing", Out::Other)),
+                    GeomKind::Any => {}
+                }
+                let (f, out) = *opts.choose(self.rng)?;
+                let name = match f {
+                    "ST_AsText" => "wkt".to_string(),
+                    "ST_AsGeoJSON" => "geojson".to_string(),
+                    "ST_SRID" => "srid".to_string(),
+                    "ST_X" => "x".to_string(),
+                    "ST_Y" => "y".to_string(),
+                    _ => f.trim_start_matches("ST_").to_lowercase(),
+                };
+                Some(g(&name, out, PlanExpr::call(f, vec![a.col()])))
+            }
+            F::Constructors => {
+                if self.rng.random_bool(0.25) {
+                    if let Some((a, b)) = self.pair(Some(Puntal)) {
+                        return Some(g(
+                            "connecting_line",
+                            Out::Other,
+                            PlanExpr::call("ST_MakeLine", vec![a.col(), b.col()]),
+                        ));
+                    }
+                }
+                if budget < 2 {
+                    let a = self.one(&[])?;
+                    let s = PlanExpr::number(self.cat.srid.to_string());
+                    return Some(g(
+                        "geometry_with_srid",
+                        Out::Other,
+                        PlanExpr::call("ST_SetSRID", vec![a.col(), s]),
+                    ));
+                }
+                let a = self.one(&[])?;
+                let (pt, _) = self.point(budget - 1, budget >= 3)?;
+                if self.rng.random_bool(0.5) {
+                    Some(g(
+                        "distance_m",
+                        Out::Num,
+                        PlanExpr::call(
+                            "ST_Distance",
+                            vec![a.col().cast("geography"), pt.cast("geography")],
+                        ),
+                    ))
+                } else if self.rng.random_bool(0.5) {
+                    let e = self.predicate_call("ST_DWithin", a.col(), pt);
+                    Some(g("near_point", Out::Bool, e))
+                } else {
+                    let env = self.envelope();
+                    let _ = pt;
+                    Some(g(
+                        "in_window",
+                        Out::Bool,
+                        PlanExpr::call("ST_Intersects", vec![a.col(), env]),
+                    ))
+                }
+            }
+            F::Transforms => {
+                let a = self.one(&[])?;
+                let f = *[
+                    "ST_Transform",
+                    "ST_Transform",
+                    "ST_Force2D",
+                    "ST_SnapToGrid",
+                    "ST_Reverse",
+                    "ST_Multi",
+                    "ST_Translate",
+                ]
+                .choose(self.rng)?;
+                let e = match f {
+                    "ST_Transform" => {
+                        let s = self.metric_srid();
+                        PlanExpr::call(f, vec![a.col(), s])
+                    }
+                    "ST_SnapToGrid" => PlanExpr::call(
+                        f,
+                        vec![
+                            a.col(),
+                            PlanExpr::number(*["0.0001", "0.001"].choose(self.rng)?),
+                        ],
+                    ),
+                    "ST_Translate" => {
+                        let d = *["0.001", "0.0005", "0.002"].choose(self.rng)?;
+                        PlanExpr::call(f, vec![a.col(), PlanExpr::number(d), PlanExpr::number(d)])
+                    }
+                    _ => PlanExpr::call(f, vec![a.col()]),
+                };
+                let name = match f {
+                    "ST_Transform" => "projected_geometry".to_string(),
+                    "ST_Force2D" => "geometry_2d".to_string(),
+                    "ST_SnapToGrid" => "snapped_geometry".to_string(),
+                    "ST_Reverse" => "reversed_geometry".to_string(),
+                    "ST_Multi" => "multi_geometry".to_string(),
+                    _ => "shifted_geometry".to_string(),
+                };
+                Some(g(&name, Out::Other, e))
+            }
+            F::Validation => {
+                let a = self.one(&[])?;
+                let mut opts: Vec<(&str, Out)> = vec![
+                    ("ST_IsValid", Out::Bool),
+                    ("ST_IsValid", Out::Bool),
+                    ("ST_IsEmpty", Out::Bool),
+                    ("ST_IsSimple", Out::Bool),
+                    ("ST_IsValidReason", Out::Other),
+                    ("ST_MakeValid", Out::Other),
+                ];
+                if a.kind == Lineal {
+                    opts.push(("ST_IsClosed", Out::Bool));
+                }
+                let (f, out) = *opts.choose(self.rng)?;
+                let name = match f {
+                    "ST_IsValidReason" => "validity_reason".to_string(),
+                    "ST_MakeValid" => "valid_geometry".to_string(),
+                    _ => format!("is_{}", f.trim_start_matches("ST_Is").to_lowercase()),
+                };
+                Some(g(&name, out, PlanExpr::call(f, vec![a.col()])))
+            }
+            F::Clustering => {
+                let a = self.one(&[])?;
+                let mut it = if self.rng.random_bool(0.6) {
+                    let minpts = PlanExpr::number(self.rng.random_range(2..=10u32).to_string());
+                    if budget >= 2 && self.rng.random_bool(0.5) {
+                        let s = self.metric_srid();
+                        let eps = self.quantity("@distance_m", true);
+                        g(
+                            "cluster_id",
+                            Out::Num,
+                            PlanExpr::Window {
+                                function: "ST_ClusterDBSCAN".into(),
+                                args: vec![
+                                    PlanExpr::call("ST_Transform", vec![a.col(), s]),
+                                    eps,
+                                    minpts,
+                                ],
+                            },
+                        )
+                    } else {
+                        let eps = PlanExpr::number(*["0.0005", "0.001", "0.002"].choose(self.rng)?);
+                        g(
+                            "cluster_id",
+                            Out::Num,
+                            PlanExpr::Window {
+                                function: "ST_ClusterDBSCAN".into(),
+                                args: vec![a.col(), eps, minpts],
+                            },
+                        )
+                    }
+                } else {
+                    let k = PlanExpr::number(self.rng.random_range(3..=12u32).to_string());
+                    g(
+                        "cluster_id",
+                        Out::Num,
+                        PlanExpr::Window {
+                            function: "ST_ClusterKMeans".into(),
+                            args: vec![a.col(), k],
+                        },
+                    )
+                };
+                it.window = true;
+                Some(it)
+            }
+            F::Raster => {
+                let (ra, rc) = self.rasters().choose(self.rng).cloned()?;
+                let r = PlanExpr::column(&ra, &rc);
+                let geo = self
+                    .geoms()
+                    .into_iter()
+                    .filter(|g| g.alias != ra)
+                    .collect::<Vec<_>>();
+                let geo = geo.choose(self.rng).cloned();
+                let roll = self.rng.random_range(0..10);
+                match (geo, roll) {
+                    (Some(a), 0..=2) if budget >= 2 => {
+                        let f = *["ST_Centroid", "ST_PointOnSurface"].choose(self.rng)?;
+                        let pt = PlanExpr::call(f, vec![a.col()]);
+                        let args = if self.rng.random_bool(0.5) {
+                            vec![r, pt]
+                        } else {
+                            vec![r, PlanExpr::number("1"), pt]
+                        };
+                        Some(g(
+                            "raster_value",
+                            Out::Num,
+                            PlanExpr::call("ST_Value", args),
+                        ))
+                    }
+                    (Some(a), 3..=4) if budget >= 2 => {
+                        let clip = PlanExpr::call("ST_Clip", vec![r, a.col()]);
+                        if self.rng.random_bool(0.5) {
+                            Some(g(
+                                "clip_stats",
+                                Out::Other,
+                                PlanExpr::call("ST_SummaryStats", vec![clip]),
+                            ))
+                        } else {
+                            Some(g(
+                                "clipped_pixel_count",
+                                Out::Num,
+                                PlanExpr::call("ST_Count", vec![clip]),
+                            ))
+                        }
+                    }
+                    (Some(a), 5) => Some(g(
+                        "clipped_raster",
+                        Out::Other,
+                        PlanExpr::call("ST_Clip", vec![r, a.col()]),
+                    )),
+                    _ => {
+                        let (f, out, name) = *[
+                            ("ST_Width", Out::Num, "width_px"),
+                            ("ST_Height", Out::Num, "height_px"),
+                            ("ST_NumBands", Out::Num, "band_count"),
+                            ("ST_PixelWidth", Out::Num, "pixel_width"),
+                            ("ST_Count", Out::Num, "pixel_count"),
+                            ("ST_SummaryStats", Out::Other, "raster_stats"),
+                            ("ST_Polygon", Out::Other, "raster_outline"),
+                        ]
+                        .choose(self.rng)?;
+                        Some(g(name, out, PlanExpr::call(f, vec![r])))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fill the SELECT and WHERE with spatial calls until the requested count is met.
+    pub(crate) fn spatial_items(&mut self) {
+        let target = self.req.spatial;
+        let mut counts: Vec<F> = Vec::new();
+        let facts = super::facts::plan_facts(self.cat, &[], &self.main);
+        counts.extend(facts.spatial_calls.iter().map(|(_, c)| *c));
+        let primary = F::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == self.req.category);
+        let primary = primary.filter(|p| self.allowed.contains(p));
+        let required: Vec<F> = match self.req.sql_type.as_str() {
+            "SPATIAL_CLUSTERING" => vec![F::Clustering],
+            "SPATIAL_PROCESSING" => vec![*[F::Processing, F::Validation]
+                .choose(self.rng)
+                .expect("non-empty")],
+            "SPATIAL_MEASUREMENT" => vec![*[F::Measurements, F::Predicates]
+                .choose(self.rng)
+                .expect("non-empty")],
+            "RASTER_VECTOR" if !facts.raster_ref => vec![F::Raster],
+            _ => Vec::new(),
+        };
+        let mut required = required.into_iter();
+        let mut pending = required.next();
+        let mut guard = 0;
+        while counts.len() < target && guard < 40 {
+            guard += 1;
+            let budget = target - counts.len();
+            let cat = if let Some(r) = pending {
+                r
+            } else if let Some(p) = primary {
+                if !wins(&counts, p) || self.rng.random_bool(0.6) {
+                    p
+                } else {
+                    *self.allowed.choose(self.rng).expect("non-empty")
+                }
+            } else {
+                *self.allowed.choose(self.rng).expect("non-empty")
+            };
+            if cat == F::Clustering && self.agg != AggMode::Window {
+                continue;
+            }
+            let Some(gen) = self.gen(cat, budget) else {
+                continue;
+            };
+            // The same expression twice says nothing new.
+            if self.main.items.iter().any(|i| i.expr == gen.expr)
+                || self.main.filters.contains(&gen.expr)
+            {
+                continue;
+            }
+            let mut calls = Vec::new();
+            self.count_calls(&gen.expr, &mut calls);
+            if calls.is_empty() || calls.len() > budget {
+                continue;
+            }
+            // Do not let a secondary category overtake the primary one.
+            if let Some(p) = primary {
+                if cat != p && pending.is_none() {
+                    let mut after = counts.clone();
+                    after.extend(calls.iter().copied());
+                    if wins(&counts, p) && !wins(&after, p) {
+                        continue;
+                    }
+                }
+            }
+            if !calls.iter().all(|c| self.allowed.contains(c)) {
+                continue;
+            }
+            if pending == Some(cat) {
+                pending = required.next();
+            }
+            counts.extend(calls);
+            self.place(gen);
+        }
+    }
+
+    fn place(&mut self, gen: Gen) {
+        let first = self.insts[0].alias.clone();
+        let mut rels = std::collections::BTreeSet::new();
+        collect_rels(&gen.expr, &mut rels);
+        let needs_wrap = match self.agg {
+            AggMode::ByCategory => true,
+            AggMode::ByKey => rels.iter().any(|r| *r != first),
+            _ => false,
+        } && !gen.agg_native
+            && !gen.window;
+        if gen.out == Out::Bool && (needs_wrap || self.rng.random_bool(0.7)) {
+            self.main.filters.push(gen.expr);
+            return;
+        }
+        let mut name = gen.name.clone();
+        let (expr, numeric) = if needs_wrap {
+            if gen.out == Out::Num {
+                let f = *["avg", "sum", "max", "min"]
+                    .choose(self.rng)
+                    .expect("non-empty");
+                name = format!("{f}_{name}");
+                (
+                    PlanExpr::Aggregate {
+                        function: f.into(),
+                        arg: Some(Box::new(gen.expr)),
+                        distinct: false,
+                    },
+                    true,
+                )
+            } else {
+                name = format!("{name}_count");
+                (
+                    PlanExpr::Aggregate {
+                        function: "count".into(),
+                        arg: Some(Box::new(gen.expr)),
+                        distinct: false,
+                    },
+                    true,
+                )
+            }
+        } else {
+            (gen.expr, gen.out == Out::Num)
+        };
+        let mut unique = name.clone();
+        let mut k = 2;
+        while !self.item_names.insert(unique.clone()) {
+            unique = format!("{name}_{k}");
+            k += 1;
+        }
+        if numeric {
+            self.numeric_items.insert(unique.clone());
+        }
+        self.main.items.push(SelectItem {
+            expr,
+            alias: Some(unique),
+        });
+    }
+}
+
+/// Whether `p` is the primary category of `calls` (the analyser's rule: most calls, ties
+/// to the category listed first).
+fn wins(calls: &[F], p: F) -> bool {
+    let n = |c: F| calls.iter().filter(|x| **x == c).count();
+    let np = n(p);
+    if np == 0 {
+        return false;
+    }
+    F::ALL.iter().all(|c| {
+        if *c == p {
+            true
+        } else if F::ALL.iter().position(|x| x == c) < F::ALL.iter().position(|x| *x == p) {
+            n(*c) < np
+        } else {
+            n(*c) <= np
+        }
+    })
+}
+
+fn collect_rels(e: &PlanExpr, out: &mut std::collections::BTreeSet<String>) {
+    match e {
+        PlanExpr::Column { rel, .. } => {
+            out.insert(rel.clone());
+        }
+        PlanExpr::Call { args, .. } | PlanExpr::Window { args, .. } => {
+            args.iter().for_each(|a| collect_rels(a, out))
+        }
+        PlanExpr::Cast { expr, .. } => collect_rels(expr, out),
+        PlanExpr::Aggregate { arg: Some(a), .. } => collect_rels(a, out),
+        PlanExpr::Compare { left, right, .. } => {
+            collect_rels(left, out);
+            collect_rels(right, out);
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,1333 @@
+//! Token selection: a structure row + a pack → a concrete [`QueryPlan`].
+//!
+//! [`PackSelector`] works for any pack: it reads the pack's tables, join graph, function
+//! catalogue and value domains (indexed once in `Catalog`). For one row it makes a few
+//! randomised attempts (all drawing from the row's ChaCha stream) at a plan with the
+//! requested counts of CTEs, joins, subqueries, spatial calls, tables and schemas, the
+//! requested query type, primary function category and limit strategy. Each attempt's
+//! realised structure is computed from the plan itself (the same rules the feature
+//! extractor applies to SQL); the attempt closest to the request wins, and every column
+//! where it differs is recorded as a [`Deviation`]. The selector never looks at SQL text
+//! and never calls the validator: whether the plan really has the structure it claims is
+//! judged afterwards, by the `complexity_match` metric.
+
+mod catalog;
+mod facts;
+mod items;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand::seq::IndexedRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::features::{FeatureValue, QueryFeatures, RecordLabels, StructureRow, FEATURE_COLUMNS};
+use crate::pack::{FunctionCategory, SchemaPack};
+use crate::plan::{
+    CompareOp, CtePlan, Deviation, JoinSpec, PlanExpr, QueryPlan, Relation, SelectItem, SelectPlan,
+    Source,
+};
+use crate::{GenerateError, TokenSelector};
+
+pub(crate) use catalog::Catalog;
+use catalog::Filterable;
+
+/// Hyperparameters of [`PackSelector`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectorParams {
+    /// Randomised attempts per row; the closest plan wins (an exact one stops early).
+    pub attempts: u32,
+}
+
+impl Default for SelectorParams {
+    fn default() -> Self {
+        SelectorParams { attempts: 24 }
+    }
+}
+
+/// The built-in [`TokenSelector`]: schema-aware, works for any pack.
+#[derive(Debug, Clone)]
+pub struct PackSelector {
+    pack_name: String,
+    cat: Catalog,
+    params: SelectorParams,
+}
+
+impl PackSelector {
+    /// A selector for `pack` with default parameters.
+    pub fn new(pack: &SchemaPack) -> PackSelector {
+        PackSelector::with_params(pack, SelectorParams::default())
+            .expect("default parameters are valid")
+    }
+
+    /// A selector with explicit parameters (checked here, once).
+    pub fn with_params(
+        pack: &SchemaPack,
+        params: SelectorParams,
+    ) -> Result<PackSelector, GenerateError> {
+        if params.attempts == 0 {
+            return Err(GenerateError::InvalidPlan(
+                "selector attempts must be at least 1".into(),
+            ));
+        }
+        if pack.tables().next().is_none() {
+            return Err(GenerateError::Unrealizable {
+                pack: pack.name().to_string(),
+                reason: "the pack has no tables".into(),
+            });
+        }
+        Ok(PackSelector {
+            pack_name: pack.name().to_string(),
+            cat: Catalog::new(pack),
+            params,
+        })
+    }
+}
+
+/// The requested structure, decoded from a row.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub cte: usize,
+    pub join: usize,
+    pub sub: usize,
+    pub spatial: usize,
+    pub tables: usize,
+    pub schemas: usize,
+    pub complexity: i64,
+    pub sql_type: String,
+    pub usage: String,
+    pub tone: String,
+    pub category: String,
+    pub limit: String,
+}
+
+fn decode(row: &StructureRow) -> Result<Request, GenerateError> {
+    if row.0.len() != FEATURE_COLUMNS.len() {
+        return Err(GenerateError::InvalidPlan(format!(
+            "structure row has {} values, expected {}",
+            row.0.len(),
+            FEATURE_COLUMNS.len()
+        )));
+    }
+    let int = |i: usize, hi: i64| -> Result<usize, GenerateError> {
+        match &row.0[i] {
+            FeatureValue::Int(v) => Ok((*v).clamp(0, hi) as usize),
+            other => Err(GenerateError::InvalidPlan(format!(
+                "{} must be an integer, not {other}",
+                FEATURE_COLUMNS[i].0
+            ))),
+        }
+    };
+    let cat = |i: usize| -> Result<String, GenerateError> {
+        match &row.0[i] {
+            FeatureValue::Cat(v) => Ok(v.clone()),
+            other => Err(GenerateError::InvalidPlan(format!(
+                "{} must be a category, not {other}",
+                FEATURE_COLUMNS[i].0
+            ))),
+        }
+    };
+    Ok(Request {
+        cte: int(0, 5)?,
+        join: int(1, 10)?,
+        sub: int(2, 5)?,
+        spatial: int(3, 15)?,
+        tables: int(4, 8)?.max(1),
+        schemas: int(5, 3)?.max(1),
+        complexity: int(6, 10)? as i64,
+        sql_type: cat(7)?,
+        usage: cat(10)?,
+        tone: cat(11)?,
+        category: cat(12)?,
+        limit: cat(13)?,
+    })
+}
+
+impl TokenSelector for PackSelector {
+    fn select(
+        &self,
+        pack: &SchemaPack,
+        row: &StructureRow,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<QueryPlan, GenerateError> {
+        if pack.name() != self.pack_name {
+            return Err(GenerateError::InvalidPlan(format!(
+                "selector was built for pack {}, not {}",
+                self.pack_name,
+                pack.name()
+            )));
+        }
+        let req = decode(row)?;
+        let mut best: Option<(usize, QueryPlan)> = None;
+        for _ in 0..self.params.attempts {
+            let Some((ctes, main)) = Attempt::new(&self.cat, &req, rng).run() else {
+                continue;
+            };
+            let facts = facts::plan_facts(&self.cat, &ctes, &main);
+            let labels = RecordLabels {
+                question: None,
+                question_tone: Some(&req.tone),
+                usage_frequency: Some(&req.usage),
+            };
+            let realized = QueryFeatures::from_facts(&facts, &labels, pack).to_row();
+            let deviations: Vec<Deviation> = FEATURE_COLUMNS
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| row.0[*i] != realized.0[*i])
+                .map(|(i, (name, _))| Deviation {
+                    column: name.to_string(),
+                    requested: row.0[i].clone(),
+                    realized: realized.0[i].clone(),
+                })
+                .collect();
+            let n = deviations.len();
+            let plan = QueryPlan {
+                requested: row.clone(),
+                realized,
+                deviations,
+                ctes,
+                main,
+            };
+            if best.as_ref().is_none_or(|(b, _)| n < *b) {
+                best = Some((n, plan));
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        best.map(|(_, p)| p)
+            .ok_or_else(|| GenerateError::Unrealizable {
+                pack: self.pack_name.clone(),
+                reason: "no attempt produced a plan".into(),
+            })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// One attempt.
+// ---------------------------------------------------------------------------------------
+
+/// How the query aggregates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AggMode {
+    /// No aggregation.
+    None,
+    /// GROUP BY a categorical column of the first relation.
+    ByCategory,
+    /// GROUP BY the first relation's primary key.
+    ByKey,
+    /// A window function (clustering) — no GROUP BY.
+    Window,
+}
+
+/// A relation instance of the main query.
+#[derive(Debug, Clone)]
+pub(crate) struct Inst {
+    pub alias: String,
+    pub table: usize,
+}
+
+pub(crate) struct Attempt<'a> {
+    pub cat: &'a Catalog,
+    pub req: &'a Request,
+    pub rng: &'a mut ChaCha8Rng,
+    pub insts: Vec<Inst>,
+    pub main: SelectPlan,
+    pub used_aliases: BTreeSet<String>,
+    pub tables_used: BTreeSet<usize>,
+    /// Wrappers per alias: number of CTEs, and whether a derived table wraps it.
+    pub wraps: BTreeMap<String, (usize, bool)>,
+    /// Aliases of relations inside subqueries, with their tables.
+    pub sub_rels: Vec<Inst>,
+    pub agg: AggMode,
+    /// Spatial predicates across two relations are allowed.
+    pub cross_predicates: bool,
+    pub raster_ok: bool,
+    pub allowed: Vec<FunctionCategory>,
+    pub item_names: BTreeSet<String>,
+    /// Output aliases with numeric values (ORDER BY keys).
+    pub numeric_items: BTreeSet<String>,
+    /// (alias, column) pairs already filtered: never filter a column twice.
+    pub filtered: BTreeSet<(String, String)>,
+    /// Aliases joined with LEFT JOIN (not filtered in WHERE).
+    pub left_joined: BTreeSet<String>,
+}
+
+fn type_allows(sql_type: &str) -> (bool, bool, bool) {
+    // (nesting allowed, small family: at most 2 tables and 1 join, spatial join forbidden)
+    match sql_type {
+        "NESTED_QUERY" | "RASTER_VECTOR" | "SPATIAL_CLUSTERING" => (true, false, false),
+        "SPATIAL_JOIN" => (false, false, false),
+        "MULTI_JOIN" => (false, false, true),
+        _ => (false, true, true),
+    }
+}
+
+impl<'a> Attempt<'a> {
+    fn new(cat: &'a Catalog, req: &'a Request, rng: &'a mut ChaCha8Rng) -> Attempt<'a> {
+        use FunctionCategory as F;
+        let raster_ok = req.sql_type == "RASTER_VECTOR";
+        let allowed: Vec<FunctionCategory> = match req.sql_type.as_str() {
+            "SIMPLE_SELECT" => vec![F::Accessors, F::Constructors, F::Transforms],
+            "SPATIAL_MEASUREMENT" => vec![
+                F::Predicates,
+                F::Measurements,
+                F::Accessors,
+                F::Constructors,
+                F::Transforms,
+            ],
+            "SPATIAL_CLUSTERING" => F::ALL.iter().copied().filter(|c| *c != F::Raster).collect(),
+            "RASTER_VECTOR" => F::ALL
+                .iter()
+                .copied()
+                .filter(|c| *c != F::Clustering)
+                .collect(),
+            _ => F::ALL
+                .iter()
+                .copied()
+                .filter(|c| *c != F::Raster && *c != F::Clustering)
+                .collect(),
+        };
+        let (_, _, no_spatial_join) = type_allows(&req.sql_type);
+        Attempt {
+            cat,
+            req,
+            rng,
+            insts: Vec::new(),
+            main: SelectPlan::default(),
+            used_aliases: BTreeSet::new(),
+            tables_used: BTreeSet::new(),
+            wraps: BTreeMap::new(),
+            sub_rels: Vec::new(),
+            agg: AggMode::None,
+            cross_predicates: !no_spatial_join,
+            raster_ok,
+            allowed,
+            item_names: BTreeSet::new(),
+            numeric_items: BTreeSet::new(),
+            filtered: BTreeSet::new(),
+            left_joined: BTreeSet::new(),
+        }
+    }
+
+    pub(crate) fn alias_for(&mut self, table: usize) -> String {
+        let stem = self.cat.tables[table].stem.clone();
+        let mut a = stem.clone();
+        let mut n = 2;
+        // Avoid SQL keywords as aliases.
+        while self.used_aliases.contains(&a)
+            || matches!(
+                a.as_str(),
+                "as" | "by" | "do" | "if" | "in" | "is" | "on" | "or" | "to"
+            )
+        {
+            a = format!("{stem}{n}");
+            n += 1;
+        }
+        self.used_aliases.insert(a.clone());
+        a
+    }
+
+    fn table_ok(&self, t: usize) -> bool {
+        self.raster_ok || self.cat.tables[t].raster.is_none()
+    }
+
+    fn schemas_of(&self, tables: &BTreeSet<usize>) -> BTreeSet<String> {
+        tables
+            .iter()
+            .map(|t| self.cat.tables[*t].schema.clone())
+            .collect()
+    }
+
+    /// Prefer a new table whose schema moves the schema count toward the request.
+    fn pick_new<'e>(
+        &mut self,
+        options: &[(&'e catalog::EdgeCat, usize, usize)],
+    ) -> Option<(&'e catalog::EdgeCat, usize, usize)> {
+        let have = self.schemas_of(&self.tables_used);
+        let want_more = have.len() < self.req.schemas;
+        let good: Vec<_> = options
+            .iter()
+            .filter(|(_, _, t)| {
+                let new_schema = !have.contains(&self.cat.tables[*t].schema);
+                new_schema == want_more || (!want_more && !new_schema)
+            })
+            .copied()
+            .collect();
+        if !good.is_empty() && self.rng.random_bool(0.9) {
+            good.choose(self.rng).copied()
+        } else {
+            options.choose(self.rng).copied()
+        }
+    }
+
+    fn run(mut self) -> Option<(Vec<CtePlan>, SelectPlan)> {
+        let req = self.req;
+        let (nest_ok, small, _) = type_allows(&req.sql_type);
+        let (mut c, mut s) = if nest_ok { (req.cte, req.sub) } else { (0, 0) };
+        if req.sql_type == "NESTED_QUERY" && c + s == 0 {
+            s = 1;
+        }
+        let mut j = req.join;
+        let mut t = req.tables;
+        if small {
+            j = j.min(1);
+            t = t.min(2);
+        }
+        if req.sql_type == "MULTI_JOIN" && t < 3 && j < 2 {
+            j = 2;
+        }
+        if req.sql_type == "SPATIAL_JOIN" && j == 0 {
+            j = 1;
+        }
+        c = c.min(4);
+        s = s.min(4);
+        // Distinct tables: the main join tree brings `m`, subqueries the rest.
+        let r = j + 1;
+        let m = t.saturating_sub(s).max(1).min(r);
+        let from_subs = t.saturating_sub(m);
+
+        // 1. The main join tree.
+        let start_pool: Vec<usize> = (0..self.cat.tables.len())
+            .filter(|t| self.table_ok(*t))
+            .filter(|t| {
+                // Raster queries start from a vector table with geometry when there are joins.
+                req.sql_type != "RASTER_VECTOR" || r == 1 || !self.cat.tables[*t].geoms.is_empty()
+            })
+            .filter(|t| {
+                // Clustering and geometry-heavy queries need geometry in the first table.
+                req.spatial == 0
+                    || !self.cat.tables[*t].geoms.is_empty()
+                    || self.cat.tables[*t].raster.is_some()
+            })
+            .collect();
+        let start = *start_pool.choose(self.rng)?;
+        let a = self.alias_for(start);
+        self.insts.push(Inst {
+            alias: a.clone(),
+            table: start,
+        });
+        self.tables_used.insert(start);
+        self.main.from.push(Relation {
+            source: table_source(self.cat, start),
+            alias: a,
+            base: self.cat.tables[start].key.clone(),
+            join: None,
+        });
+        let mut spatial_joined = false;
+        for step in 1..r {
+            let mut options: Vec<(&catalog::EdgeCat, usize, usize)> = Vec::new(); // (edge, from inst, to table)
+            for (i, inst) in self.insts.iter().enumerate() {
+                for (e, other) in self.cat.neighbours(inst.table) {
+                    if !self.table_ok(other) {
+                        continue;
+                    }
+                    if e.spatial && !self.cross_predicates {
+                        continue;
+                    }
+                    options.push((e, i, other));
+                }
+            }
+            if options.is_empty() {
+                break;
+            }
+            let distinct = self.tables_used.len();
+            let new: Vec<_> = options
+                .iter()
+                .filter(|(_, _, t)| !self.tables_used.contains(t))
+                .copied()
+                .collect();
+            let need_spatial = req.sql_type == "SPATIAL_JOIN" && !spatial_joined && step == r - 1;
+            let need_raster = req.sql_type == "RASTER_VECTOR"
+                && !self
+                    .tables_used
+                    .iter()
+                    .any(|t| self.cat.tables[*t].raster.is_some());
+            let pick = if need_raster
+                && new
+                    .iter()
+                    .any(|(_, _, t)| self.cat.tables[*t].raster.is_some())
+            {
+                let rs: Vec<_> = new
+                    .iter()
+                    .filter(|(_, _, t)| self.cat.tables[*t].raster.is_some())
+                    .copied()
+                    .collect();
+                rs.choose(self.rng).copied()
+            } else if need_spatial {
+                let sp: Vec<_> = options
+                    .iter()
+                    .filter(|(e, _, _)| e.spatial)
+                    .copied()
+                    .collect();
+                sp.choose(self.rng).copied()
+            } else if distinct < m && !new.is_empty() {
+                let pick = self.pick_new(&new);
+                pick
+            } else {
+                let old: Vec<_> = options
+                    .iter()
+                    .filter(|(_, _, t)| self.tables_used.contains(t))
+                    .copied()
+                    .collect();
+                // Prefer self-joins (a spatial self edge), then any edge to a table in use.
+                let selfj: Vec<_> = old
+                    .iter()
+                    .filter(|(e, _, _)| e.left == e.right)
+                    .copied()
+                    .collect();
+                if !selfj.is_empty() && self.rng.random_bool(0.6) {
+                    selfj.choose(self.rng).copied()
+                } else if !old.is_empty() {
+                    old.choose(self.rng).copied()
+                } else {
+                    options.choose(self.rng).copied()
+                }
+            };
+            let (edge, from_i, to_t) = pick?;
+            let edge = edge.clone();
+            spatial_joined |= edge.spatial;
+            let alias = self.alias_for(to_t);
+            let from_inst = self.insts[from_i].clone();
+            let on = self.join_condition(&edge, &from_inst, to_t, &alias);
+            let left = !edge.spatial && self.rng.random_bool(0.15);
+            if left {
+                self.left_joined.insert(alias.clone());
+            }
+            self.tables_used.insert(to_t);
+            self.insts.push(Inst {
+                alias: alias.clone(),
+                table: to_t,
+            });
+            self.main.from.push(Relation {
+                source: table_source(self.cat, to_t),
+                alias,
+                base: self.cat.tables[to_t].key.clone(),
+                join: Some(JoinSpec {
+                    left,
+                    on,
+                    edge: Some(edge.index),
+                }),
+            });
+        }
+
+        // 2. Aggregation mode, from the complexity the row asks for.
+        let base = 2 * c + 2 * s + j + req.spatial.div_ceil(2) + req.schemas.saturating_sub(1);
+        let want_agg = (req.complexity as usize) > base
+            || (req.complexity >= 10 && base >= 10 && self.rng.random_bool(0.5))
+            || req.sql_type == "AGGREGATION";
+        self.agg = if req.sql_type == "SPATIAL_CLUSTERING" {
+            AggMode::Window
+        } else if !want_agg || (small && req.sql_type != "AGGREGATION") {
+            AggMode::None
+        } else if self.insts.len() == 1 || self.rng.random_bool(0.3) {
+            if !self.cat.tables[self.insts[0].table].groupable.is_empty() {
+                AggMode::ByCategory
+            } else if self.insts.len() > 1 {
+                AggMode::ByKey
+            } else {
+                AggMode::ByCategory
+            }
+        } else {
+            AggMode::ByKey
+        };
+
+        // 3. Subqueries.
+        let mut new_left = from_subs;
+        for _ in 0..s {
+            let made = self.subquery(new_left > 0);
+            if made == Some(true) {
+                new_left -= 1;
+            }
+        }
+
+        // 4. Spatial function calls.
+        self.spatial_items();
+
+        // 5. Plain filters, grouping, ordering.
+        self.finish();
+
+        // 6. CTE wrappers.
+        // Grouping by the first relation's key needs its base table (functional dependency).
+        let skip = usize::from(self.agg == AggMode::ByKey);
+        let mut wrap_targets: Vec<String> = self
+            .insts
+            .iter()
+            .skip(skip)
+            .map(|i| i.alias.clone())
+            .collect();
+        wrap_targets.extend(self.sub_rels.iter().map(|i| i.alias.clone()));
+        for _ in 0..c {
+            let Some(a) = wrap_targets.choose(self.rng).cloned() else {
+                break;
+            };
+            self.wraps.entry(a).or_default().0 += 1;
+        }
+        let ctes = self.build_wrappers();
+        Some((ctes, self.main))
+    }
+
+    /// ON conditions for a join along `edge` from instance `from` to a new instance of `to_t`.
+    fn join_condition(
+        &mut self,
+        edge: &catalog::EdgeCat,
+        from: &Inst,
+        to_t: usize,
+        alias: &str,
+    ) -> Vec<PlanExpr> {
+        // Orient: which side of the edge is `from`.
+        let from_is_left = edge.left == from.table && (edge.right == to_t);
+        let (l_alias, r_alias) = if from_is_left {
+            (from.alias.as_str(), alias)
+        } else {
+            (alias, from.alias.as_str())
+        };
+        if edge.spatial {
+            let pred = edge
+                .predicates
+                .choose(self.rng)
+                .cloned()
+                .unwrap_or_else(|| "ST_Intersects".into());
+            let l = PlanExpr::column(l_alias, &edge.left_columns[0]);
+            let r = PlanExpr::column(r_alias, &edge.right_columns[0]);
+            let mut on = vec![self.predicate_call(&pred, l, r)];
+            if edge.left == edge.right {
+                let pk = self.cat.tables[edge.left]
+                    .primary_key
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| edge.left_columns[0].clone());
+                on.push(PlanExpr::compare(
+                    CompareOp::NotEq,
+                    PlanExpr::column(l_alias, &pk),
+                    PlanExpr::column(r_alias, &pk),
+                ));
+            }
+            on
+        } else {
+            edge.left_columns
+                .iter()
+                .zip(&edge.right_columns)
+                .map(|(lc, rc)| {
+                    PlanExpr::compare(
+                        CompareOp::Eq,
+                        PlanExpr::column(l_alias, lc),
+                        PlanExpr::column(r_alias, rc),
+                    )
+                })
+                .collect()
+        }
+    }
+
+    /// A spatial predicate between two operands; distances in metres via geography.
+    pub(crate) fn predicate_call(&mut self, pred: &str, l: PlanExpr, r: PlanExpr) -> PlanExpr {
+        if pred.eq_ignore_ascii_case("ST_DWithin") {
+            let d = self.quantity("@distance_m", true);
+            PlanExpr::call(
+                "ST_DWithin",
+                vec![l.cast("geography"), r.cast("geography"), d],
+            )
+        } else {
+            PlanExpr::call(pred, vec![l, r])
+        }
+    }
+
+    /// A literal for a named quantity (`@distance_m`, `@longitude`, …).
+    pub(crate) fn quantity(&mut self, name: &str, round: bool) -> PlanExpr {
+        let f = self.cat.quantities.get(name).cloned();
+        match f {
+            Some(f) => self.literal_for(&f, round),
+            None => PlanExpr::number(match name {
+                "@distance_m" => "100",
+                "@longitude" => "9.19",
+                "@latitude" => "45.46",
+                _ => "3857",
+            }),
+        }
+    }
+
+    /// A realistic literal from a domain.
+    pub(crate) fn literal_for(&mut self, f: &Filterable, round: bool) -> PlanExpr {
+        match f {
+            Filterable::Enum { values, .. } => match values.choose(self.rng) {
+                Some(serde_json::Value::String(s)) => PlanExpr::text(s.clone()),
+                Some(serde_json::Value::Number(n)) => PlanExpr::number(n.to_string()),
+                Some(serde_json::Value::Bool(b)) => PlanExpr::Literal {
+                    value: crate::plan::Literal::Bool(*b),
+                },
+                _ => PlanExpr::number("0"),
+            },
+            Filterable::Range {
+                min, max, integer, ..
+            } => {
+                let x = self.rng.random_range(*min..=*max);
+                PlanExpr::number(format_number(x, *integer, round, max - min))
+            }
+        }
+    }
+
+    /// Adds a subquery; returns Some(true) when it brought a new table.
+    fn subquery(&mut self, want_new: bool) -> Option<bool> {
+        // Candidate links: (instance index, edge, other table).
+        let mut links: Vec<(usize, catalog::EdgeCat, usize)> = Vec::new();
+        for (i, inst) in self.insts.iter().enumerate() {
+            for (e, other) in self.cat.neighbours(inst.table) {
+                if !self.table_ok(other) || (e.spatial && !self.cross_predicates) {
+                    continue;
+                }
+                links.push((i, e.clone(), other));
+            }
+        }
+        let new_links: Vec<_> = links
+            .iter()
+            .filter(|(_, _, t)| !self.tables_used.contains(t))
+            .cloned()
+            .collect();
+        let scalar_ok = matches!(
+            self.agg,
+            AggMode::ByKey | AggMode::ByCategory | AggMode::Window
+        ) || self.agg == AggMode::None && false;
+        let roll = self.rng.random_range(0..100);
+        if want_new && !new_links.is_empty() {
+            let (i, e, t) = new_links.choose(self.rng)?.clone();
+            self.link_subquery(i, &e, t);
+            return Some(true);
+        }
+        if roll < 30 && !links.is_empty() {
+            let (i, e, t) = links.choose(self.rng)?.clone();
+            self.link_subquery(i, &e, t);
+            return Some(false);
+        }
+        if roll < 60 && scalar_ok {
+            if self.scalar_subquery() {
+                return Some(false);
+            }
+        }
+        // A derived table around one main relation.
+        let skip = usize::from(self.agg == AggMode::ByKey);
+        let candidates: Vec<String> = self
+            .insts
+            .iter()
+            .skip(skip)
+            .filter(|i| !self.wraps.get(&i.alias).is_some_and(|w| w.1))
+            .map(|i| i.alias.clone())
+            .collect();
+        if let Some(a) = candidates.choose(self.rng).cloned() {
+            self.wraps.entry(a).or_default().1 = true;
+            return Some(false);
+        }
+        if !links.is_empty() {
+            let (i, e, t) = links.choose(self.rng)?.clone();
+            self.link_subquery(i, &e, t);
+            return Some(!self.tables_used.contains(&t));
+        }
+        None
+    }
+
+    /// `x.k IN (SELECT …)` or `EXISTS (SELECT 1 FROM … WHERE correlated)`.
+    fn link_subquery(&mut self, i: usize, e: &catalog::EdgeCat, t: usize) {
+        let inst = self.insts[i].clone();
+        let alias = self.alias_for(t);
+        self.tables_used.insert(t);
+        self.sub_rels.push(Inst {
+            alias: alias.clone(),
+            table: t,
+        });
+        let inst_is_left =
+            e.left == inst.table && !(e.left == e.right && self.rng.random_bool(0.5));
+        let (inst_cols, sub_cols) = if inst_is_left {
+            (&e.left_columns, &e.right_columns)
+        } else {
+            (&e.right_columns, &e.left_columns)
+        };
+        let mut sub = SelectPlan {
+            from: vec![Relation {
+                source: table_source(self.cat, t),
+                alias: alias.clone(),
+                base: self.cat.tables[t].key.clone(),
+                join: None,
+            }],
+            ..SelectPlan::default()
+        };
+        if let Some(f) = self.filter_on(t, &alias) {
+            sub.filters.push(f);
+        }
+        let negated = self.rng.random_bool(0.2);
+        let pred = if !e.spatial && inst_cols.len() == 1 && self.rng.random_bool(0.6) {
+            sub.items.push(SelectItem {
+                expr: PlanExpr::column(&alias, &sub_cols[0]),
+                alias: None,
+            });
+            PlanExpr::InSubquery {
+                expr: Box::new(PlanExpr::column(&inst.alias, &inst_cols[0])),
+                query: Box::new(sub),
+                negated,
+            }
+        } else {
+            // The key column rather than `1`: every literal in the SQL is one the
+            // question states.
+            let shown = self.cat.tables[t]
+                .primary_key
+                .first()
+                .cloned()
+                .unwrap_or_else(|| self.cat.tables[t].label.clone());
+            sub.items.push(SelectItem {
+                expr: PlanExpr::column(&alias, &shown),
+                alias: None,
+            });
+            let mut conds: Vec<PlanExpr> = if e.spatial {
+                let p = e
+                    .predicates
+                    .choose(self.rng)
+                    .cloned()
+                    .unwrap_or_else(|| "ST_Intersects".into());
+                let li = PlanExpr::column(&inst.alias, &inst_cols[0]);
+                let ls = PlanExpr::column(&alias, &sub_cols[0]);
+                let c = if inst_is_left {
+                    self.predicate_call(&p, li, ls)
+                } else {
+                    self.predicate_call(&p, ls, li)
+                };
+                let mut v = vec![c];
+                if e.left == e.right {
+                    let pk = self.cat.tables[t].primary_key.first().cloned();
+                    if let Some(pk) = pk {
+                        v.push(PlanExpr::compare(
+                            CompareOp::NotEq,
+                            PlanExpr::column(&alias, &pk),
+                            PlanExpr::column(&inst.alias, &pk),
+                        ));
+                    }
+                }
+                v
+            } else {
+                inst_cols
+                    .iter()
+                    .zip(sub_cols)
+                    .map(|(ic, sc)| {
+                        PlanExpr::compare(
+                            CompareOp::Eq,
+                            PlanExpr::column(&alias, sc),
+                            PlanExpr::column(&inst.alias, ic),
+                        )
+                    })
+                    .collect()
+            };
+            conds.append(&mut sub.filters);
+            sub.filters = conds;
+            PlanExpr::Exists {
+                query: Box::new(sub),
+                negated,
+            }
+        };
+        self.main.filters.push(pred);
+    }
+
+    /// `x.num > (SELECT AVG(s.num) FROM same_table s [WHERE …])`.
+    fn scalar_subquery(&mut self) -> bool {
+        let opts: Vec<(Inst, String)> = self
+            .insts
+            .iter()
+            .flat_map(|i| {
+                self.cat.tables[i.table]
+                    .numeric
+                    .iter()
+                    .map(move |c| (i.clone(), c.clone()))
+            })
+            .collect();
+        let Some((inst, col)) = opts.choose(self.rng).cloned() else {
+            return false;
+        };
+        let alias = self.alias_for(inst.table);
+        self.sub_rels.push(Inst {
+            alias: alias.clone(),
+            table: inst.table,
+        });
+        let mut sub = SelectPlan {
+            items: vec![SelectItem {
+                expr: PlanExpr::Aggregate {
+                    function: "avg".into(),
+                    arg: Some(Box::new(PlanExpr::column(&alias, &col))),
+                    distinct: false,
+                },
+                alias: None,
+            }],
+            from: vec![Relation {
+                source: table_source(self.cat, inst.table),
+                alias: alias.clone(),
+                base: self.cat.tables[inst.table].key.clone(),
+                join: None,
+            }],
+            ..SelectPlan::default()
+        };
+        if let Some(f) = self.filter_on(inst.table, &alias) {
+            sub.filters.push(f);
+        }
+        let op = if self.rng.random_bool(0.5) {
+            CompareOp::Gt
+        } else {
+            CompareOp::Lt
+        };
+        self.main.filters.push(PlanExpr::compare(
+            op,
+            PlanExpr::column(&inst.alias, &col),
+            PlanExpr::Scalar {
+                query: Box::new(sub),
+            },
+        ));
+        true
+    }
+
+    /// A plain filter on a table's column with a realistic literal.
+    pub(crate) fn filter_on(&mut self, t: usize, alias: &str) -> Option<PlanExpr> {
+        let open: Vec<Filterable> = self.cat.tables[t]
+            .filters
+            .iter()
+            .filter(|f| {
+                !self
+                    .filtered
+                    .contains(&(alias.to_string(), f.column().to_string()))
+            })
+            .cloned()
+            .collect();
+        let f = open.choose(self.rng)?.clone();
+        self.filtered
+            .insert((alias.to_string(), f.column().to_string()));
+        let lit = self.literal_for(&f, true);
+        let op = match &f {
+            Filterable::Enum { .. } => {
+                if self.rng.random_bool(0.85) {
+                    CompareOp::Eq
+                } else {
+                    CompareOp::NotEq
+                }
+            }
+            Filterable::Range {
+                integer, min, max, ..
+            } => {
+                if *integer && max - min <= 5.0 {
+                    CompareOp::Eq
+                } else {
+                    *[
+                        CompareOp::Gt,
+                        CompareOp::GtEq,
+                        CompareOp::Lt,
+                        CompareOp::LtEq,
+                    ]
+                    .choose(self.rng)
+                    .expect("non-empty")
+                }
+            }
+        };
+        Some(PlanExpr::compare(
+            op,
+            PlanExpr::column(alias, f.column()),
+            lit,
+        ))
+    }
+
+    fn finish(&mut self) {
+        // Identifying columns first.
+        let first = self.insts[0].clone();
+        let t0 = &self.cat.tables[first.table];
+        let mut lead: Vec<SelectItem> = Vec::new();
+        match self.agg {
+            AggMode::ByCategory => {
+                let col = t0
+                    .groupable
+                    .choose(self.rng)
+                    .cloned()
+                    .unwrap_or_else(|| t0.label.clone());
+                let g = PlanExpr::column(&first.alias, &col);
+                self.main.group_by.push(g.clone());
+                lead.push(SelectItem {
+                    expr: g,
+                    alias: None,
+                });
+                let n = format!("{}_count", t0.name);
+                self.item_names.insert(n.clone());
+                lead.push(SelectItem {
+                    expr: PlanExpr::Aggregate {
+                        function: "count".into(),
+                        arg: None,
+                        distinct: false,
+                    },
+                    alias: Some(n),
+                });
+            }
+            AggMode::ByKey => {
+                for k in &t0.primary_key {
+                    self.main.group_by.push(PlanExpr::column(&first.alias, k));
+                }
+                if !t0.primary_key.contains(&t0.label) {
+                    lead.push(SelectItem {
+                        expr: PlanExpr::column(&first.alias, &t0.label),
+                        alias: None,
+                    });
+                } else {
+                    lead.push(SelectItem {
+                        expr: PlanExpr::column(&first.alias, &t0.primary_key[0]),
+                        alias: None,
+                    });
+                }
+                // Something aggregated over the joined rows.
+                if self.insts.len() > 1 {
+                    let other =
+                        self.insts[1 + self.rng.random_range(0..self.insts.len() - 1)].clone();
+                    let tt = &self.cat.tables[other.table];
+                    let name = format!("{}_count", tt.name);
+                    if self.item_names.insert(name.clone()) {
+                        lead.push(SelectItem {
+                            expr: PlanExpr::Aggregate {
+                                function: "count".into(),
+                                arg: Some(Box::new(PlanExpr::column(&other.alias, &tt.label))),
+                                distinct: true,
+                            },
+                            alias: Some(name),
+                        });
+                    }
+                }
+            }
+            AggMode::None | AggMode::Window => {
+                let extra = self.rng.random_range(0..=1usize);
+                for inst in self.insts.iter().take(1 + extra) {
+                    let t = &self.cat.tables[inst.table];
+                    lead.push(SelectItem {
+                        expr: PlanExpr::column(&inst.alias, &t.label),
+                        alias: None,
+                    });
+                }
+                if self.rng.random_bool(0.4) {
+                    if let Some(col) = t0.numeric.choose(self.rng) {
+                        lead.push(SelectItem {
+                            expr: PlanExpr::column(&first.alias, col),
+                            alias: None,
+                        });
+                    }
+                }
+            }
+        }
+        // Remove duplicates among lead columns.
+        let mut seen = BTreeSet::new();
+        lead.retain(|i| seen.insert(format!("{:?}", i.expr)));
+        let mut items = lead;
+        items.append(&mut self.main.items);
+        // Output names must be unique: plain columns of the same name get an alias.
+        let mut names: BTreeMap<String, usize> = BTreeMap::new();
+        for it in &mut items {
+            let name = match (&it.alias, &it.expr) {
+                (Some(a), _) => a.clone(),
+                (None, PlanExpr::Column { column, .. }) => column.clone(),
+                _ => continue,
+            };
+            let n = names.entry(name.clone()).or_default();
+            *n += 1;
+            if *n > 1 {
+                if let PlanExpr::Column { rel, column } = &it.expr {
+                    it.alias = Some(format!("{rel}_{column}"));
+                }
+            }
+        }
+        self.main.items = items;
+
+        // Plain filters on the main relations.
+        let nf = self.rng.random_range(0..=2usize);
+        let filterable: Vec<Inst> = self
+            .insts
+            .iter()
+            .filter(|i| !self.left_joined.contains(&i.alias))
+            .cloned()
+            .collect();
+        for _ in 0..nf {
+            let Some(inst) = filterable.choose(self.rng).cloned() else {
+                break;
+            };
+            if let Some(f) = self.filter_on(inst.table, &inst.alias) {
+                if !self.main.filters.contains(&f) {
+                    self.main.filters.push(f);
+                }
+            }
+        }
+        // HAVING on grouped queries.
+        if matches!(self.agg, AggMode::ByCategory) && self.rng.random_bool(0.4) {
+            let n = self.rng.random_range(2..=20u32).to_string();
+            self.main.having.push(PlanExpr::compare(
+                CompareOp::Gt,
+                PlanExpr::Aggregate {
+                    function: "count".into(),
+                    arg: None,
+                    distinct: false,
+                },
+                PlanExpr::number(n),
+            ));
+        }
+        // Ordering and limit.
+        match self.req.limit.as_str() {
+            "TOP_N" | "ORDERED_ONLY" => {
+                let key = self.order_key();
+                if let Some((e, desc)) = key {
+                    self.main.order_by.push((e, desc));
+                    if self.req.limit == "TOP_N" {
+                        self.main.limit = Some(
+                            *[5u64, 10, 10, 20, 25, 50, 100]
+                                .choose(self.rng)
+                                .expect("non-empty"),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn order_key(&mut self) -> Option<(PlanExpr, bool)> {
+        // An aliased numeric output is the natural key.
+        let numeric_aliases: Vec<String> = self
+            .main
+            .items
+            .iter()
+            .filter_map(|i| i.alias.clone())
+            .filter(|a| self.numeric_items.contains(a) || a.ends_with("_count"))
+            .collect();
+        if let Some(a) = numeric_aliases.choose(self.rng) {
+            return Some((
+                PlanExpr::Output { name: a.clone() },
+                self.rng.random_bool(0.7),
+            ));
+        }
+        let first = self.main.items.first()?;
+        let e = match (&first.alias, &first.expr) {
+            (Some(a), _) => PlanExpr::Output { name: a.clone() },
+            (None, e) => e.clone(),
+        };
+        Some((e, self.rng.random_bool(0.3)))
+    }
+
+    /// Replace wrapped relations' sources by CTE chains and derived tables.
+    fn build_wrappers(&mut self) -> Vec<CtePlan> {
+        let mut ctes = Vec::new();
+        let wraps = std::mem::take(&mut self.wraps);
+        let mut cte_names: BTreeSet<String> = BTreeSet::new();
+        for (alias, (n_cte, derived)) in wraps {
+            // Columns the outside reads through this alias.
+            let mut cols: BTreeSet<String> = BTreeSet::new();
+            facts::columns_of(&self.main, &alias, &mut cols);
+            let Some(rel) = find_relation(&mut self.main, &alias) else {
+                continue;
+            };
+            let Source::Table { .. } = &rel.source else {
+                continue;
+            };
+            let table = self
+                .cat
+                .tables
+                .iter()
+                .position(|t| t.key == rel.base)
+                .expect("planned tables are pack tables");
+            let tcat = &self.cat.tables[table];
+            if cols.is_empty() {
+                cols.insert(
+                    tcat.primary_key
+                        .first()
+                        .cloned()
+                        .unwrap_or(tcat.label.clone()),
+                );
+            }
+            let mut source = rel.source.clone();
+            // Filters for each level, innermost first; a level keeps the columns later
+            // levels filter on.
+            let levels = n_cte + usize::from(derived);
+            let mut level_filters: Vec<Option<PlanExpr>> = Vec::new();
+            for _ in 0..levels {
+                let f = {
+                    let open: Vec<Filterable> = tcat
+                        .filters
+                        .iter()
+                        .filter(|f| {
+                            !self
+                                .filtered
+                                .contains(&(alias.clone(), f.column().to_string()))
+                        })
+                        .cloned()
+                        .collect();
+                    let f = open.choose(self.rng).cloned();
+                    if let Some(f) = &f {
+                        self.filtered
+                            .insert((alias.clone(), f.column().to_string()));
+                    }
+                    f.map(|f| {
+                        let lit = self.literal_for(&f, true);
+                        let op = match &f {
+                            Filterable::Enum { .. } => CompareOp::Eq,
+                            Filterable::Range {
+                                integer, min, max, ..
+                            } if *integer && max - min <= 5.0 => CompareOp::Eq,
+                            _ => *[CompareOp::Gt, CompareOp::Lt]
+                                .choose(self.rng)
+                                .expect("non-empty"),
+                        };
+                        (f.column().to_string(), op, lit)
+                    })
+                };
+                level_filters.push(
+                    f.map(|(c, op, lit)| PlanExpr::compare(op, PlanExpr::column("@", &c), lit)),
+                );
+            }
+            let mut needed: Vec<BTreeSet<String>> = vec![cols.clone(); levels];
+            for l in (0..levels).rev() {
+                if l + 1 < levels {
+                    let mut next = needed[l + 1].clone();
+                    if let Some(PlanExpr::Compare { left, .. }) = &level_filters[l + 1] {
+                        if let PlanExpr::Column { column, .. } = left.as_ref() {
+                            next.insert(column.clone());
+                        }
+                    }
+                    needed[l] = next;
+                }
+            }
+            for (l, f) in level_filters.into_iter().enumerate() {
+                let inner_alias = tcat.stem.clone();
+                let body = SelectPlan {
+                    items: needed[l]
+                        .iter()
+                        .map(|c| SelectItem {
+                            expr: PlanExpr::column(&inner_alias, c),
+                            alias: None,
+                        })
+                        .collect(),
+                    from: vec![Relation {
+                        source: source.clone(),
+                        alias: inner_alias.clone(),
+                        base: tcat.key.clone(),
+                        join: None,
+                    }],
+                    filters: f
+                        .into_iter()
+                        .map(|e| rename_rel(e, "@", &inner_alias))
+                        .collect(),
+                    ..SelectPlan::default()
+                };
+                if l < n_cte {
+                    let mut name = format!(
+                        "{}_{}",
+                        tcat.name,
+                        ["subset", "selection", "filtered", "scope"][l % 4]
+                    );
+                    let mut k = 2;
+                    while cte_names.contains(&name) {
+                        name = format!(
+                            "{}_{}",
+                            name.trim_end_matches(char::is_numeric)
+                                .trim_end_matches('_'),
+                            k
+                        );
+                        k += 1;
+                    }
+                    cte_names.insert(name.clone());
+                    ctes.push(CtePlan {
+                        name: name.clone(),
+                        body,
+                    });
+                    source = Source::Cte { name };
+                } else {
+                    source = Source::Derived {
+                        query: Box::new(body),
+                    };
+                }
+            }
+            if let Some(rel) = find_relation(&mut self.main, &alias) {
+                rel.source = source;
+            }
+        }
+        ctes
+    }
+}
+
+fn rename_rel(e: PlanExpr, from: &str, to: &str) -> PlanExpr {
+    match e {
+        PlanExpr::Column { rel, column } if rel == from => PlanExpr::Column {
+            rel: to.to_string(),
+            column,
+        },
+        PlanExpr::Compare { op, left, right } => PlanExpr::Compare {
+            op,
+            left: Box::new(rename_rel(*left, from, to)),
+            right: Box::new(rename_rel(*right, from, to)),
+        },
+        other => other,
+    }
+}
+
+/// The relation with `alias`, in the main query or any subquery in its filters.
+fn find_relation<'p>(p: &'p mut SelectPlan, alias: &str) -> Option<&'p mut Relation> {
+    if let Some(i) = p.from.iter().position(|r| r.alias == alias) {
+        return Some(&mut p.from[i]);
+    }
+    for f in &mut p.filters {
+        let q = match f {
+            PlanExpr::InSubquery { query, .. } | PlanExpr::Exists { query, .. } => query,
+            PlanExpr::Compare { right, .. } => match right.as_mut() {
+                PlanExpr::Scalar { query } => query,
+                _ => continue,
+            },
+            _ => continue,
+        };
+        if let Some(r) = find_relation(q, alias) {
+            return Some(r);
+        }
+    }
+    None
+}
+
+fn table_source(cat: &Catalog, t: usize) -> Source {
+    Source::Table {
+        schema: cat.tables[t].schema.clone(),
+        table: cat.tables[t].name.clone(),
+    }
+}
+
+/// A number printed the way a person would write it.
+pub(crate) fn format_number(x: f64, integer: bool, round: bool, span: f64) -> String {
+    if integer {
+        let v = x.round() as i64;
+        if round && span >= 100.0 {
+            let step = if span >= 10_000.0 {
+                1000
+            } else if span >= 1000.0 {
+                50
+            } else {
+                10
+            };
+            return ((v / step) * step)
+                .max(if span > 0.0 { step } else { 0 })
+                .to_string();
+        }
+        return v.to_string();
+    }
+    let decimals = if span >= 1000.0 {
+        0
+    } else if span >= 10.0 {
+        1
+    } else if span >= 1.0 {
+        2
+    } else {
+        4
+    };
+    let decimals = if round { decimals } else { decimals.max(4) };
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') {
+        let t = s.trim_end_matches('0').trim_end_matches('.');
+        if t.contains('.') {
+            t.to_string()
+        } else {
+            format!("{t}.0")
+        }
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// Columns read through `alias` anywhere in `p` (subqueries included).
+pub(crate) fn columns_of_alias(p: &SelectPlan, alias: &str, out: &mut BTreeSet<String>) {
+    facts::columns_of(p, alias, out)
+}

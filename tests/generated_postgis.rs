@@ -1,0 +1,70 @@
+//! Ground truth for generation: queries assembled from the seed corpus's structure rows
+//! (ten plans per row) must EXPLAIN without error in PostgreSQL + PostGIS loaded from the
+//! pack's DDL. Run through `scripts/test`.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use sqlsynth::assemble::PostgisAssembler;
+use sqlsynth::read::{ReadOptions, Stage1Reader};
+use sqlsynth::select::PackSelector;
+use sqlsynth::{Assembler, FeatureExtractor, SchemaPack, TokenSelector};
+use sqlsynth_tests::{Case, Postgis};
+
+#[test]
+#[ignore = "needs PostgreSQL + PostGIS: run scripts/test"]
+fn assembled_queries_explain_in_postgis() {
+    let pack = SchemaPack::default_pack();
+    let text = pack
+        .corpus_jsonl()
+        .expect("embedded corpus")
+        .as_bytes()
+        .to_vec();
+    let reader = Stage1Reader::from_reader(
+        Path::new("corpus.jsonl"),
+        Box::new(Cursor::new(text)),
+        ReadOptions::default(),
+    );
+    let ex = FeatureExtractor::new(&pack);
+    let selector = PackSelector::new(&pack);
+    let mut cases = Vec::new();
+    for (i, r) in reader.enumerate() {
+        let r = r.expect("seed corpus reads");
+        let row = ex
+            .extract(&r.sql, &r.labels())
+            .expect("seed parses")
+            .to_row();
+        for k in 0..10u64 {
+            let mut rng = sqlsynth::rng::stream(11, sqlsynth::rng::SELECT, i as u64 * 100 + k);
+            let plan = selector.select(&pack, &row, &mut rng).expect("plan");
+            let a = PostgisAssembler.assemble(&pack, &plan).expect("assembles");
+            cases.push(Case {
+                id: format!("row{i}:{k}"),
+                sql: a.sql,
+            });
+        }
+    }
+    let pg = Postgis::with_ddl("sqlsynth_gen", &pack.ddl());
+    let results = pg.explain_all(&cases);
+    let failures: Vec<String> = cases
+        .iter()
+        .zip(&results)
+        .filter_map(|(c, r)| {
+            r.as_ref()
+                .err()
+                .map(|e| format!("{}: {e}\n{}", c.id, c.sql))
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} assembled queries fail EXPLAIN:\n{}",
+        failures.len(),
+        cases.len(),
+        failures
+            .iter()
+            .take(15)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    );
+}
