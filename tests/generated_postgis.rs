@@ -68,3 +68,57 @@ fn assembled_queries_explain_in_postgis() {
             .join("\n\n")
     );
 }
+
+#[test]
+#[ignore = "needs PostgreSQL + PostGIS: run scripts/test"]
+fn pipeline_records_explain_in_postgis() {
+    use sqlsynth::pipeline::{GenerateOptions, NoProgress, Stage2Job, Stage2Record};
+    let pack = SchemaPack::default_pack();
+    let out = std::env::temp_dir().join(format!("sqlsynth-gen-pg-{}", std::process::id()));
+    let job = Stage2Job {
+        out: out.clone(),
+        options: GenerateOptions {
+            rows: 3000,
+            seed: 1234,
+            ..GenerateOptions::default()
+        },
+        ..Stage2Job::new()
+    };
+    job.run(&pack, &NoProgress).expect("generation runs");
+    let cases: Vec<Case> = std::fs::read_to_string(out.join("stage2.jsonl"))
+        .expect("records written")
+        .lines()
+        .map(|l| {
+            let r: Stage2Record = serde_json::from_str(l).expect("records are JSON");
+            Case {
+                id: r.id,
+                sql: r.sql_postgis,
+            }
+        })
+        .collect();
+    assert_eq!(cases.len(), 3000);
+    let pg = Postgis::with_ddl("sqlsynth_pipe", &pack.ddl());
+    let results = pg.explain_all(&cases);
+    let failures: Vec<String> = cases
+        .iter()
+        .zip(&results)
+        .filter_map(|(c, r)| {
+            r.as_ref()
+                .err()
+                .map(|e| format!("{}: {e}\n{}", c.id, c.sql))
+        })
+        .collect();
+    std::fs::remove_dir_all(&out).ok();
+    assert!(
+        failures.is_empty(),
+        "{} of {} generated records fail EXPLAIN:\n{}",
+        failures.len(),
+        cases.len(),
+        failures
+            .iter()
+            .take(15)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    );
+}

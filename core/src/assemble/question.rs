@@ -253,6 +253,7 @@ impl<'p> Ctx<'p> {
             "ST_MakePoint" => format!("the point ({}, {})", a(0), a(1)),
             "ST_Point" => pt(&a(0), &a(1), &a(2)),
             "ST_GeomFromText" => format!("the geometry {} in SRID {}", a(0), a(1)),
+            "ST_GeomFromGeoJSON" => format!("the GeoJSON geometry {}", a(0)),
             "ST_MakeLine" => format!("the line from {} to {}", a(0), a(1)),
             "ST_Transform" => format!("{} reprojected to SRID {}", a(0), a(1)),
             "ST_Buffer" => format!("the {} metre buffer around {}", a(1), a(0)),
@@ -610,6 +611,7 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
     let what = join_list(&outputs);
     let body = format!("{what} of the {subject}{join_text}{filters}{group}{having}{order}{limit}");
     let q = match tone.as_str() {
+        "INTERROGATIVE" if outputs.len() == 1 => format!("What is {body}?"),
         "INTERROGATIVE" => format!("What are {body}?"),
         "DESCRIPTIVE" => format!("I would like to see {body}."),
         "ANALYTICAL" => format!("For an analysis of the {subject}, compute {body}."),

@@ -162,6 +162,8 @@ pub struct GenerateStats {
     pub rounds: u32,
     /// Structure rows sampled.
     pub sampled: u64,
+    /// Rows sampled in the last round after the target was met (never used).
+    pub unused_rows: u64,
     /// Rows turned into a plan.
     pub planned: u64,
     /// Plans realising their row exactly.
@@ -200,6 +202,9 @@ pub struct GenerateStats {
     /// Seconds per phase.
     pub timings: BTreeMap<String, f64>,
 }
+
+/// Candidates made between two filter passes.
+const CHUNK: usize = 8192;
 
 /// One row's outcome after the parallel phase.
 enum Outcome {
@@ -326,103 +331,107 @@ impl Generator<'_> {
                 )
                 .collect();
 
-            let t = Instant::now();
+            // Candidates in chunks, so the last round stops as soon as the target is met
+            // (the rows after that point are left unused, which changes nothing before it).
             progress.phase(
-                &format!("round {}: select, assemble, score", stats.rounds),
+                &format!("round {}: select, assemble, score, filter", stats.rounds),
                 sampled.len() as u64,
             );
-            let outcomes = self.candidates(opts, sampled, progress);
-            progress.finish_phase();
-            t_candidates += t.elapsed().as_secs_f64();
-
-            let t = Instant::now();
-            progress.phase(&format!("round {}: filter, write", stats.rounds), n);
-            for o in outcomes {
-                progress.advance(1);
-                let c = match o {
-                    Outcome::Rejected(why) => {
-                        *stats.rejections.entry(why.to_string()).or_default() += 1;
+            for chunk in sampled.chunks(CHUNK) {
+                if stats.accepted >= opts.rows {
+                    stats.unused_rows += chunk.len() as u64;
+                    continue;
+                }
+                let t = Instant::now();
+                let outcomes = self.candidates(opts, chunk, progress);
+                t_candidates += t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                for o in outcomes {
+                    let c = match o {
+                        Outcome::Rejected(why) => {
+                            *stats.rejections.entry(why.to_string()).or_default() += 1;
+                            continue;
+                        }
+                        Outcome::Candidate(c) => c,
+                    };
+                    stats.planned += 1;
+                    for d in &c.plan.deviations {
+                        *stats
+                            .deviations_by_column
+                            .entry(d.column.clone())
+                            .or_default() += 1;
+                    }
+                    stats.assembled += 1;
+                    stats.scored += 1;
+                    if stats.accepted >= opts.rows {
+                        stats.unused_rows += 1;
                         continue;
                     }
-                    Outcome::Candidate(c) => c,
-                };
-                stats.planned += 1;
-                for d in &c.plan.deviations {
-                    *stats
-                        .deviations_by_column
-                        .entry(d.column.clone())
-                        .or_default() += 1;
-                }
-                stats.assembled += 1;
-                stats.scored += 1;
-                if stats.accepted >= opts.rows {
-                    *stats.rejections.entry("beyond_target".into()).or_default() += 1;
-                    continue;
-                }
-                let mut report = c.report;
-                if let Some(why) = reject_reason(&report, &opts.thresholds) {
-                    *stats.rejections.entry(why.into()).or_default() += 1;
-                    continue;
-                }
-                if seen_sql.contains(&c.sql) {
-                    *stats.rejections.entry("duplicate_sql".into()).or_default() += 1;
-                    continue;
-                }
-                let count = skeleton_counts.get(&report.skeleton).copied().unwrap_or(0);
-                if count >= opts.skeleton_quota {
-                    *stats.rejections.entry("skeleton_quota".into()).or_default() += 1;
-                    continue;
-                }
-                // Diversity against what was already accepted: a skeleton's share of its
-                // quota already used lowers the score (the seed-corpus novelty stays).
-                let used = count as f64 / opts.skeleton_quota as f64;
-                for m in &mut report.breakdown {
-                    if m.metric == "diversity" {
-                        m.score *= 1.0 - 0.5 * used;
+                    let mut report = c.report;
+                    if let Some(why) = reject_reason(&report, &opts.thresholds) {
+                        *stats.rejections.entry(why.into()).or_default() += 1;
+                        continue;
                     }
+                    if seen_sql.contains(&c.sql) {
+                        *stats.rejections.entry("duplicate_sql".into()).or_default() += 1;
+                        continue;
+                    }
+                    let count = skeleton_counts.get(&report.skeleton).copied().unwrap_or(0);
+                    if count >= opts.skeleton_quota {
+                        *stats.rejections.entry("skeleton_quota".into()).or_default() += 1;
+                        continue;
+                    }
+                    // Diversity against what was already accepted: a skeleton's share of its
+                    // quota already used lowers the score (the seed-corpus novelty stays).
+                    let used = count as f64 / opts.skeleton_quota as f64;
+                    for m in &mut report.breakdown {
+                        if m.metric == "diversity" {
+                            m.score *= 1.0 - 0.5 * used;
+                        }
+                    }
+                    report.score = weighted(&report);
+                    if report.score < opts.thresholds.overall {
+                        *stats
+                            .rejections
+                            .entry("overall_below_threshold".into())
+                            .or_default() += 1;
+                        continue;
+                    }
+                    seen_sql.insert(c.sql.clone());
+                    *skeleton_counts.entry(report.skeleton.clone()).or_default() += 1;
+                    let record = self.record(
+                        opts,
+                        &c.plan,
+                        c.row,
+                        &c.requested,
+                        c.sql,
+                        c.question,
+                        &report,
+                    );
+                    // Statistics.
+                    stats.accepted += 1;
+                    stats.planned_exactly += u64::from(c.plan.deviations.is_empty());
+                    quality_sum += record.quality_score;
+                    for (k, v) in &record.quality_breakdown {
+                        *metric_sums.entry(k.clone()).or_default() += v;
+                    }
+                    let (seed_known, _) = self.validator.novelty().lookup(&report.skeleton, "");
+                    stats.novel_skeletons += u64::from(!seed_known);
+                    for t in record.database_schema.keys() {
+                        *stats.tables_used.entry(t.clone()).or_default() += 1;
+                    }
+                    for f in &record.spatial_functions {
+                        *stats.functions_used.entry(f.clone()).or_default() += 1;
+                    }
+                    for e in plan_edges(&c.plan) {
+                        *stats.join_edges_used.entry(e).or_default() += 1;
+                    }
+                    *stats.sql_types.entry(record.sql_type.clone()).or_default() += 1;
+                    sink(&record)?;
                 }
-                report.score = weighted(&report);
-                if report.score < opts.thresholds.overall {
-                    *stats
-                        .rejections
-                        .entry("overall_below_threshold".into())
-                        .or_default() += 1;
-                    continue;
-                }
-                seen_sql.insert(c.sql.clone());
-                *skeleton_counts.entry(report.skeleton.clone()).or_default() += 1;
-                let record = self.record(
-                    opts,
-                    &c.plan,
-                    c.row,
-                    &c.requested,
-                    c.sql,
-                    c.question,
-                    &report,
-                );
-                // Statistics.
-                stats.accepted += 1;
-                stats.planned_exactly += u64::from(c.plan.deviations.is_empty());
-                quality_sum += record.quality_score;
-                for (k, v) in &record.quality_breakdown {
-                    *metric_sums.entry(k.clone()).or_default() += v;
-                }
-                let (seed_known, _) = self.validator.novelty().lookup(&report.skeleton, "");
-                stats.novel_skeletons += u64::from(!seed_known);
-                for t in record.database_schema.keys() {
-                    *stats.tables_used.entry(t.clone()).or_default() += 1;
-                }
-                for f in &record.spatial_functions {
-                    *stats.functions_used.entry(f.clone()).or_default() += 1;
-                }
-                for e in plan_edges(&c.plan) {
-                    *stats.join_edges_used.entry(e).or_default() += 1;
-                }
-                *stats.sql_types.entry(record.sql_type.clone()).or_default() += 1;
-                sink(&record)?;
+                t_filter += t.elapsed().as_secs_f64();
             }
             progress.finish_phase();
-            t_filter += t.elapsed().as_secs_f64();
         }
         stats.distinct_skeletons = skeleton_counts.len() as u64;
         if stats.accepted > 0 {
@@ -455,11 +464,11 @@ impl Generator<'_> {
     fn candidates(
         &self,
         opts: &GenerateOptions,
-        sampled: Vec<(u64, StructureRow)>,
+        sampled: &[(u64, StructureRow)],
         progress: &dyn Progress,
     ) -> Vec<Outcome> {
-        let work = |(i, (r, row)): (usize, (u64, StructureRow))| -> Outcome {
-            let out = self.one(opts, r, row);
+        let work = |(i, (r, row)): (usize, &(u64, StructureRow))| -> Outcome {
+            let out = self.one(opts, *r, row.clone());
             if i % 256 == 255 {
                 progress.advance(256);
             }
@@ -470,7 +479,7 @@ impl Generator<'_> {
             use rayon::prelude::*;
             let run = || {
                 sampled
-                    .into_par_iter()
+                    .par_iter()
                     .enumerate()
                     .with_min_len(64)
                     .map(work)
@@ -486,7 +495,7 @@ impl Generator<'_> {
         }
         #[cfg(not(feature = "parallel"))]
         {
-            sampled.into_iter().enumerate().map(work).collect()
+            sampled.iter().enumerate().map(work).collect()
         }
     }
 

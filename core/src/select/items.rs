@@ -16,7 +16,10 @@ use super::{AggMode, Attempt};
 enum Out {
     Bool,
     Num,
+    /// Text or geometry: counted as distinct values when aggregated.
     Other,
+    /// A raster (no equality operator: counted, not counted as distinct).
+    Raster,
 }
 
 struct Gen {
@@ -107,6 +110,28 @@ impl Attempt<'_> {
         let lon = self.quantity("@longitude", false);
         let lat = self.quantity("@latitude", false);
         let srid = PlanExpr::number(self.cat.srid.to_string());
+        if max_calls >= 2 && (prefer_two || self.rng.random_bool(0.4)) && self.rng.random_bool(0.2)
+        {
+            let (PlanExpr::Literal { value: x }, PlanExpr::Literal { value: y }) = (&lon, &lat)
+            else {
+                return None;
+            };
+            let json = format!(
+                "{{\"type\":\"Point\",\"coordinates\":[{},{}]}}",
+                x.text(),
+                y.text()
+            );
+            return Some((
+                PlanExpr::call(
+                    "ST_SetSRID",
+                    vec![
+                        PlanExpr::call("ST_GeomFromGeoJSON", vec![PlanExpr::text(json)]),
+                        srid,
+                    ],
+                ),
+                2,
+            ));
+        }
         if max_calls >= 2 && (prefer_two || self.rng.random_bool(0.4)) {
             return Some((
                 PlanExpr::call(
@@ -646,7 +671,7 @@ impl Attempt<'_> {
                     }
                     (Some(a), 5) => Some(g(
                         "clipped_raster",
-                        Out::Other,
+                        Out::Raster,
                         PlanExpr::call("ST_Clip", vec![r, a.col()]),
                     )),
                     _ => {
@@ -713,11 +738,10 @@ impl Attempt<'_> {
                 continue;
             };
             // The same expression twice says nothing new.
-            if self.main.items.iter().any(|i| i.expr == gen.expr)
-                || self.main.filters.contains(&gen.expr)
-            {
+            if self.raw_items.contains(&gen.expr) {
                 continue;
             }
+            self.raw_items.push(gen.expr.clone());
             let mut calls = Vec::new();
             self.count_calls(&gen.expr, &mut calls);
             if calls.is_empty() || calls.len() > budget {
@@ -779,7 +803,7 @@ impl Attempt<'_> {
                     PlanExpr::Aggregate {
                         function: "count".into(),
                         arg: Some(Box::new(gen.expr)),
-                        distinct: false,
+                        distinct: gen.out != Out::Raster,
                     },
                     true,
                 )

@@ -251,6 +251,8 @@ pub(crate) struct Attempt<'a> {
     pub filtered: BTreeSet<(String, String)>,
     /// Aliases joined with LEFT JOIN (not filtered in WHERE).
     pub left_joined: BTreeSet<String>,
+    /// Spatial expressions already placed (before any aggregate wrapping).
+    pub raw_items: Vec<PlanExpr>,
 }
 
 fn type_allows(sql_type: &str) -> (bool, bool, bool) {
@@ -307,6 +309,7 @@ impl<'a> Attempt<'a> {
             numeric_items: BTreeSet::new(),
             filtered: BTreeSet::new(),
             left_joined: BTreeSet::new(),
+            raw_items: Vec::new(),
         }
     }
 
