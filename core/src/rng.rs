@@ -11,7 +11,7 @@ pub const SAMPLE: u64 = 0x5341_4d50_4c45;
 /// Purpose tag: token selection (turning a structure row into a plan).
 pub const SELECT: u64 = 0x5345_4c45_4354;
 /// Purpose tag: model fitting (e.g. shuffles, initial weights).
-pub const FIT: u64 = 0x4649_54;
+pub const FIT: u64 = 0x0046_4954;
 
 /// The stream for `row` of `purpose` in a run seeded with `seed`.
 pub fn stream(seed: u64, purpose: u64, row: u64) -> ChaCha8Rng {

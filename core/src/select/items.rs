@@ -310,10 +310,7 @@ impl Attempt<'_> {
                     }
                 }
                 if roll < 8 && budget >= 3 {
-                    let (a, b) = match self.pair(None) {
-                        Some(p) => p,
-                        None => return None,
-                    };
+                    let (a, b) = self.pair(None)?;
                     let f = *["ST_MaxDistance", "ST_HausdorffDistance"].choose(self.rng)?;
                     let s1 = self.metric_srid();
                     let s2 = s1.clone();

@@ -686,10 +686,8 @@ impl<'a> Attempt<'a> {
             .filter(|(_, _, t)| !self.tables_used.contains(t))
             .cloned()
             .collect();
-        let scalar_ok = matches!(
-            self.agg,
-            AggMode::ByKey | AggMode::ByCategory | AggMode::Window
-        ) || self.agg == AggMode::None && false;
+        // A scalar aggregate subquery adds the aggregate flag: only where one is wanted.
+        let scalar_ok = self.agg != AggMode::None;
         let roll = self.rng.random_range(0..100);
         if want_new && !new_links.is_empty() {
             let (i, e, t) = new_links.choose(self.rng)?.clone();
@@ -701,10 +699,8 @@ impl<'a> Attempt<'a> {
             self.link_subquery(i, &e, t);
             return Some(false);
         }
-        if roll < 60 && scalar_ok {
-            if self.scalar_subquery() {
-                return Some(false);
-            }
+        if roll < 60 && scalar_ok && self.scalar_subquery() {
+            return Some(false);
         }
         // A derived table around one main relation.
         let skip = usize::from(self.agg == AggMode::ByKey);

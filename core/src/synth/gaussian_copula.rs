@@ -2321,8 +2321,9 @@ mod tests {
             fixed: Vec::new(),
         };
         assert_eq!(model.sample(&request).unwrap(), all[10..20]);
-        // The parallel path (long requests) gives the same rows as the sequential one.
-        let long = model.sample_n(PARALLEL_MIN_ROWS_FOR_TESTS as u64 + 10, 77);
+        // The parallel path (requests of 4096 rows or more) gives the same rows as the
+        // sequential one.
+        let long = model.sample_n(5000, 77);
         assert_eq!(long[..100], all[..]);
         let tail = model
             .sample(&SampleRequest {
@@ -2350,8 +2351,6 @@ mod tests {
             .unwrap();
         assert_eq!(part, whole[20..30]);
     }
-
-    const PARALLEL_MIN_ROWS_FOR_TESTS: usize = 5000;
 
     #[test]
     fn conditional_sampling_fixes_the_value_and_shifts_correlated_columns() {
