@@ -3,34 +3,16 @@
 //! assembly + question, and the same followed by scoring with the five metrics.
 //! One thread; samples per second.
 
-use std::io::Cursor;
-use std::path::Path;
-
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sqlsynth::assemble::PostgisAssembler;
-use sqlsynth::read::{ReadOptions, Stage1Reader};
 use sqlsynth::select::PackSelector;
 use sqlsynth::synth::{GaussianCopula, GaussianCopulaParams};
 use sqlsynth::{
-    Assembler, Candidate, FeatureExtractor, FeatureTable, SchemaPack, StructureRow, Synthesizer,
-    TokenSelector, Validator,
+    Assembler, Candidate, SchemaPack, StructureRow, Synthesizer, TokenSelector, Validator,
 };
 
 fn rows(pack: &SchemaPack, n: usize) -> Vec<StructureRow> {
-    let text = pack.corpus_jsonl().unwrap().as_bytes().to_vec();
-    let reader = Stage1Reader::from_reader(
-        Path::new("corpus"),
-        Box::new(Cursor::new(text)),
-        ReadOptions::default(),
-    );
-    let ex = FeatureExtractor::new(pack);
-    let feats: Vec<_> = reader
-        .map(|r| {
-            let r = r.unwrap();
-            ex.extract(&r.sql, &r.labels()).unwrap()
-        })
-        .collect();
-    let table = FeatureTable::from_features(&feats);
+    let table = sqlsynth_benches::seed_feature_table(pack);
     let model = GaussianCopula::new(GaussianCopulaParams::default())
         .unwrap()
         .fit(&table)

@@ -205,6 +205,8 @@ pub struct GenerateStats {
 
 /// Candidates made between two filter passes.
 const CHUNK: usize = 8192;
+/// Rows sampled at once.
+const SAMPLE_SLICE: u64 = 65_536;
 
 /// One row's outcome after the parallel phase.
 enum Outcome {
@@ -298,38 +300,39 @@ impl Generator<'_> {
             next_row += n;
 
             let t = Instant::now();
+            // Sample in slices and keep only the rows that meet the constraints: rows
+            // whose derived columns break the feature definitions are rejected before any
+            // SQL is made (SDV's reject sampling). Slicing bounds the memory held.
             progress.phase(&format!("round {}: sample", stats.rounds), n);
-            let sampled = self
-                .synthesizer
-                .sample(&SampleRequest {
-                    seed: opts.seed,
-                    rows: rows.clone(),
-                    fixed: opts.fixed.clone(),
-                })
-                .map_err(|e| GenerateError::InvalidPlan(format!("sampling failed: {e}")))?;
-            progress.advance(n);
-            progress.finish_phase();
-            stats.sampled += n;
-            t_sample += t.elapsed().as_secs_f64();
-
-            // Constraints: rows whose derived columns break the feature definitions are
-            // rejected before any SQL is made (SDV's reject sampling).
-            let sampled: Vec<(u64, StructureRow)> = sampled
-                .into_iter()
-                .enumerate()
-                .filter_map(
-                    |(i, row)| match crate::features::structure_violation(&row) {
+            let mut sampled: Vec<(u64, StructureRow)> = Vec::new();
+            let mut start = rows.start;
+            while start < rows.end {
+                let end = (start + SAMPLE_SLICE).min(rows.end);
+                let slice = self
+                    .synthesizer
+                    .sample(&SampleRequest {
+                        seed: opts.seed,
+                        rows: start..end,
+                        fixed: opts.fixed.clone(),
+                    })
+                    .map_err(|e| GenerateError::InvalidPlan(format!("sampling failed: {e}")))?;
+                for (i, row) in slice.into_iter().enumerate() {
+                    match crate::features::structure_violation(&row) {
                         Some(rule) => {
                             *stats
                                 .constraint_rejections
                                 .entry(rule.to_string())
                                 .or_default() += 1;
-                            None
                         }
-                        None => Some((rows.start + i as u64, row)),
-                    },
-                )
-                .collect();
+                        None => sampled.push((start + i as u64, row)),
+                    }
+                }
+                progress.advance(end - start);
+                start = end;
+            }
+            progress.finish_phase();
+            stats.sampled += n;
+            t_sample += t.elapsed().as_secs_f64();
 
             // Candidates in chunks, so the last round stops as soon as the target is met
             // (the rows after that point are left unused, which changes nothing before it).

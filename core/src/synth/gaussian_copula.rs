@@ -2687,59 +2687,6 @@ mod tests {
         assert_send_sync::<FittedGaussianCopula>();
     }
 
-    /// Rough sampling speed: `cargo test --release -p sqlsynth --lib synth -- --ignored
-    /// --nocapture`.
-    #[test]
-    #[ignore]
-    fn sampling_speed() {
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let kinds = ["A", "B", "C", "D", "E", "F", "G", "H", "I"];
-        let rows = (0..2000)
-            .map(|_| {
-                let base: i64 = rng.random_range(0..6);
-                let mut cells: Vec<FeatureValue> = (0..7)
-                    .map(|j| FeatureValue::Int((base + rng.random_range(0..3) + j) % 11))
-                    .collect();
-                cells.extend((0..7).map(|j| {
-                    FeatureValue::Cat(
-                        kinds[(base as usize + j + rng.random_range(0..2)) % 9].into(),
-                    )
-                }));
-                StructureRow(cells)
-            })
-            .collect();
-        let mut columns: Vec<ColumnMeta> = (0..7).map(|j| num(&format!("n{j}"), 0, 15)).collect();
-        columns.extend((0..7).map(|j| cat(&format!("c{j}"), &kinds)));
-        let table = FeatureTable { columns, rows };
-        let t = std::time::Instant::now();
-        let model = fit(&table);
-        println!("fit 2000×14: {:?}", t.elapsed());
-        println!("{:?}", model.marginals());
-        for (label, n) in [
-            ("warm-up", 10_000u64),
-            ("sequential-size", 4000),
-            ("500k", 500_000),
-        ] {
-            let t = std::time::Instant::now();
-            let rows = model.sample_n(n, 1);
-            let s = t.elapsed().as_secs_f64();
-            println!("{label}: {n} rows in {s:.3}s = {:.0} rows/s", n as f64 / s);
-            assert_eq!(rows.len() as u64, n);
-        }
-        let fixed = vec![("c0".to_string(), FeatureValue::Cat("A".into()))];
-        let t = std::time::Instant::now();
-        let rows = model
-            .sample(&SampleRequest {
-                seed: 1,
-                rows: 0..500_000,
-                fixed,
-            })
-            .unwrap();
-        let s = t.elapsed().as_secs_f64();
-        println!("conditional 500k in {s:.3}s = {:.0} rows/s", 5e5 / s);
-        assert_eq!(rows.len(), 500_000);
-    }
-
     #[test]
     fn wide_negative_and_extreme_ranges_sample_within_bounds() {
         let mut rng = ChaCha8Rng::seed_from_u64(99);
