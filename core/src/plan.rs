@@ -337,6 +337,10 @@ pub struct QueryPlan {
     pub ctes: Vec<CtePlan>,
     /// The main query.
     pub main: SelectPlan,
+    /// Which of the question templates of its tone to phrase the question with (drawn by
+    /// the selector from the row's stream; any value works).
+    #[serde(default)]
+    pub phrasing: u32,
 }
 
 impl QueryPlan {

@@ -610,12 +610,32 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
     };
     let what = join_list(&outputs);
     let body = format!("{what} of the {subject}{join_text}{filters}{group}{having}{order}{limit}");
+    let v = plan.phrasing as usize;
+    let pick = |options: &[String]| options[v % options.len()].clone();
     let q = match tone.as_str() {
-        "INTERROGATIVE" if outputs.len() == 1 => format!("What is {body}?"),
-        "INTERROGATIVE" => format!("What are {body}?"),
-        "DESCRIPTIVE" => format!("I would like to see {body}."),
-        "ANALYTICAL" => format!("For an analysis of the {subject}, compute {body}."),
-        _ => format!("List {body}."),
+        "INTERROGATIVE" => {
+            let be = if outputs.len() == 1 { "is" } else { "are" };
+            pick(&[
+                format!("What {be} {body}?"),
+                format!("Can you tell me {body}?"),
+                format!("Which values do we get for {body}?"),
+            ])
+        }
+        "DESCRIPTIVE" => pick(&[
+            format!("I would like to see {body}."),
+            format!("Show {body}."),
+            format!("Give me {body}."),
+        ]),
+        "ANALYTICAL" => pick(&[
+            format!("For an analysis of the {subject}, compute {body}."),
+            format!("To analyse the {subject}, calculate {body}."),
+            format!("As a spatial analysis, determine {body}."),
+        ]),
+        _ => pick(&[
+            format!("List {body}."),
+            format!("Return {body}."),
+            format!("Retrieve {body}."),
+        ]),
     };
     Ok(q)
 }

@@ -187,6 +187,7 @@ impl TokenSelector for PackSelector {
                 deviations,
                 ctes,
                 main,
+                phrasing: rng.random(),
             };
             if best.as_ref().is_none_or(|(b, _)| n < *b) {
                 best = Some((n, plan));
