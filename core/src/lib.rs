@@ -238,6 +238,9 @@ pub enum GenerateError {
     /// Handing a record to its destination failed (e.g. writing the output file).
     #[error("output: {0}")]
     Output(String),
+    /// The caller stopped the run.
+    #[error("interrupted")]
+    Cancelled,
 }
 
 // ---------------------------------------------------------------------------------------

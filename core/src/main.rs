@@ -193,7 +193,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
             };
             let progress = progress::Bars::new(quiet);
-            let stats = job.run(&pack, &progress)?;
+            let stats = match job.run(&pack, &progress) {
+                Err(sqlsynth::pipeline::JobError::Generate(sqlsynth::GenerateError::Cancelled)) => {
+                    progress.clear();
+                    eprintln!(
+                        "interrupted: {} and {} were not written",
+                        job.out.join(sqlsynth::pipeline::RECORDS_FILE).display(),
+                        job.out.join(sqlsynth::pipeline::STATS_FILE).display()
+                    );
+                    return Ok(ExitCode::from(130));
+                }
+                other => other?,
+            };
             progress.clear();
             progress::summary(&mut out, &stats)?;
         }

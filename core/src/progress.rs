@@ -1,7 +1,8 @@
 //! Progress bars (indicatif) and the run summary of `sqlsynth generate`.
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sqlsynth::pipeline::{JobStats, Progress};
@@ -10,13 +11,22 @@ use sqlsynth::pipeline::{JobStats, Progress};
 pub struct Bars {
     quiet: bool,
     bar: Mutex<Option<ProgressBar>>,
+    interrupted: Arc<AtomicBool>,
 }
 
 impl Bars {
+    /// Bars that also watch for Ctrl-C: the run stops at the next chunk and removes its
+    /// unfinished output files.
     pub fn new(quiet: bool) -> Bars {
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let flag = interrupted.clone();
+        // If a handler cannot be installed, Ctrl-C keeps its default (immediate exit; the
+        // final output names are still never half-written).
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
         Bars {
             quiet,
             bar: Mutex::new(None),
+            interrupted,
         }
     }
 
@@ -60,6 +70,10 @@ impl Progress for Bars {
         if let Some(b) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             b.inc(n);
         }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
     }
 
     fn finish_phase(&self) {

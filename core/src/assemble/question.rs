@@ -372,11 +372,12 @@ impl<'p> Ctx<'p> {
             }
             PlanExpr::Exists { query, negated } => {
                 let r = &query.from[0];
-                let conds: Vec<String> = query
+                let mut conds: Vec<String> = query
                     .filters
                     .iter()
                     .map(|c| self.condition(c, true))
                     .collect();
+                self.source_conditions(r, true, &mut conds);
                 format!(
                     "there is {} {} for which {}",
                     if *negated { "no" } else { "a" },

@@ -144,6 +144,12 @@ pub trait Progress: Sync {
     fn advance(&self, _n: u64) {}
     /// The phase is done.
     fn finish_phase(&self) {}
+    /// Whether the caller asked the run to stop (e.g. Ctrl-C); checked between chunks.
+    /// A cancelled run returns [`GenerateError::Cancelled`] and writes nothing under the
+    /// final output names.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// A progress reporter that reports nothing.
@@ -307,6 +313,9 @@ impl Generator<'_> {
             let mut sampled: Vec<(u64, StructureRow)> = Vec::new();
             let mut start = rows.start;
             while start < rows.end {
+                if progress.cancelled() {
+                    return Err(GenerateError::Cancelled);
+                }
                 let end = (start + SAMPLE_SLICE).min(rows.end);
                 let slice = self
                     .synthesizer
@@ -341,6 +350,9 @@ impl Generator<'_> {
                 sampled.len() as u64,
             );
             for chunk in sampled.chunks(CHUNK) {
+                if progress.cancelled() {
+                    return Err(GenerateError::Cancelled);
+                }
                 if stats.accepted >= opts.rows {
                     stats.unused_rows += chunk.len() as u64;
                     continue;

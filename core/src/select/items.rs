@@ -100,6 +100,23 @@ impl Attempt<'_> {
         }
     }
 
+    /// Every function the expression calls is in the pack's catalogue (a pack may leave
+    /// out any PostGIS function the generator knows how to use).
+    pub(crate) fn known_functions(&self, e: &PlanExpr) -> bool {
+        match e {
+            PlanExpr::Call { function, args } | PlanExpr::Window { function, args } => {
+                self.cat.functions.contains_key(&function.to_lowercase())
+                    && args.iter().all(|a| self.known_functions(a))
+            }
+            PlanExpr::Cast { expr, .. } => self.known_functions(expr),
+            PlanExpr::Aggregate { arg: Some(a), .. } => self.known_functions(a),
+            PlanExpr::Compare { left, right, .. } => {
+                self.known_functions(left) && self.known_functions(right)
+            }
+            _ => true,
+        }
+    }
+
     fn metric_srid(&mut self) -> PlanExpr {
         self.quantity("@metric_srid", true)
     }
@@ -741,7 +758,7 @@ impl Attempt<'_> {
             self.raw_items.push(gen.expr.clone());
             let mut calls = Vec::new();
             self.count_calls(&gen.expr, &mut calls);
-            if calls.is_empty() || calls.len() > budget {
+            if calls.is_empty() || calls.len() > budget || !self.known_functions(&gen.expr) {
                 continue;
             }
             // Do not let a secondary category overtake the primary one.

@@ -332,6 +332,20 @@ impl<'a> Attempt<'a> {
         a
     }
 
+    /// Predicates of a spatial edge that the pack's catalogue has.
+    fn edge_predicates(&self, e: &catalog::EdgeCat) -> Vec<String> {
+        e.predicates
+            .iter()
+            .filter(|p| self.cat.functions.contains_key(&p.to_lowercase()))
+            .cloned()
+            .collect()
+    }
+
+    /// Whether an edge can be written: key edges always, spatial ones with a known predicate.
+    fn edge_ok(&self, e: &catalog::EdgeCat) -> bool {
+        !e.spatial || !self.edge_predicates(e).is_empty()
+    }
+
     fn table_ok(&self, t: usize) -> bool {
         self.raster_ok || self.cat.tables[t].raster.is_none()
     }
@@ -405,7 +419,20 @@ impl<'a> Attempt<'a> {
                     || self.cat.tables[*t].raster.is_some()
             })
             .collect();
-        let start = *start_pool.choose(self.rng)?;
+        // Small or trimmed packs may have no table the filters like: any usable one
+        // then, and the row is projected (deviations say how).
+        let start = match start_pool.choose(self.rng) {
+            Some(t) => *t,
+            None => {
+                let ok: Vec<usize> = (0..self.cat.tables.len())
+                    .filter(|t| self.table_ok(*t))
+                    .collect();
+                match ok.choose(self.rng) {
+                    Some(t) => *t,
+                    None => self.rng.random_range(0..self.cat.tables.len()),
+                }
+            }
+        };
         let a = self.alias_for(start);
         self.insts.push(Inst {
             alias: a.clone(),
@@ -426,7 +453,7 @@ impl<'a> Attempt<'a> {
                     if !self.table_ok(other) {
                         continue;
                     }
-                    if e.spatial && !self.cross_predicates {
+                    if e.spatial && !self.cross_predicates || !self.edge_ok(e) {
                         continue;
                     }
                     options.push((e, i, other));
@@ -488,7 +515,10 @@ impl<'a> Attempt<'a> {
                     options.choose(self.rng).copied()
                 }
             };
-            let (edge, from_i, to_t) = pick?;
+            let Some((edge, from_i, to_t)) = pick.or_else(|| options.choose(self.rng).copied())
+            else {
+                break;
+            };
             let edge = edge.clone();
             spatial_joined |= edge.spatial;
             let alias = self.alias_for(to_t);
@@ -587,8 +617,8 @@ impl<'a> Attempt<'a> {
             (alias, from.alias.as_str())
         };
         if edge.spatial {
-            let pred = edge
-                .predicates
+            let pred = self
+                .edge_predicates(edge)
                 .choose(self.rng)
                 .cloned()
                 .unwrap_or_else(|| "ST_Intersects".into());
@@ -676,7 +706,10 @@ impl<'a> Attempt<'a> {
         let mut links: Vec<(usize, catalog::EdgeCat, usize)> = Vec::new();
         for (i, inst) in self.insts.iter().enumerate() {
             for (e, other) in self.cat.neighbours(inst.table) {
-                if !self.table_ok(other) || (e.spatial && !self.cross_predicates) {
+                if !self.table_ok(other)
+                    || (e.spatial && !self.cross_predicates)
+                    || !self.edge_ok(e)
+                {
                     continue;
                 }
                 links.push((i, e.clone(), other));
@@ -776,8 +809,8 @@ impl<'a> Attempt<'a> {
                 alias: None,
             });
             let mut conds: Vec<PlanExpr> = if e.spatial {
-                let p = e
-                    .predicates
+                let p = self
+                    .edge_predicates(e)
                     .choose(self.rng)
                     .cloned()
                     .unwrap_or_else(|| "ST_Intersects".into());
