@@ -20,6 +20,41 @@
 //! * [`Assembler`] turns a plan into a sqlparser AST and renders SQL plus its question.
 //! * [`QualityMetric`] scores one [`Candidate`] in [0, 1] with [`Finding`]s.
 //!
+//! Where to start:
+//!
+//! | you want to | use |
+//! |---|---|
+//! | a schema pack (built-in name or JSON file) | [`SchemaPack::builtin`], [`SchemaPack::load`] |
+//! | check one query | [`Validator::new`]`(&pack).validate(sql)` → [`ValidationReport`] |
+//! | the structural features of a corpus | [`FeatureExtractor`], [`FeatureTable`] |
+//! | a synthesizer | [`synth::GaussianCopula`] (implements [`Synthesizer`]) |
+//! | the whole Stage 2 job, in memory or to files | [`pipeline::Pipeline::builder`] |
+//! | your own stage | implement [`TokenSelector`], [`Assembler`], [`QualityMetric`] or [`Synthesizer`] and hand it to the builder |
+//!
+//! Cargo features: `cli` (the `sqlsynth` binary: clap, anyhow, indicatif, ctrlc) and
+//! `parallel` (rayon) are on by default; with `default-features = false` the library
+//! keeps packs, reading, validation, features, metrics, synthesis and generation on the
+//! calling thread (the output is the same).
+//!
+//! Generating in memory (each accepted record is handed over; no file is written):
+//!
+//! ```
+//! use sqlsynth::pipeline::{NoProgress, Pipeline};
+//! use sqlsynth::SchemaPack;
+//!
+//! let pack = SchemaPack::default_pack();
+//! let pipeline = Pipeline::builder(&pack).rows(20).seed(1).build()?;
+//! let mut records = Vec::new();
+//! let stats = pipeline.stream(&NoProgress, |r| {
+//!     records.push(r);
+//!     Ok(())
+//! })?;
+//! assert_eq!(records.len(), 20);
+//! assert_eq!(stats.generation.accepted, 20);
+//! assert!(records.iter().all(|r| r.quality_breakdown["schema_compliance"] == 1.0));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The validator works on its own:
 //!
 //! ```
@@ -277,6 +312,11 @@ pub trait FittedSynthesizer: Send + Sync {
     fn sample(&self, request: &SampleRequest) -> Result<Vec<StructureRow>, FitError>;
     /// Save to a directory (weights as safetensors, the rest as JSON).
     fn save(&self, dir: &Path) -> Result<(), FitError>;
+    /// A short per-column description of the fitted model (e.g. the chosen marginal),
+    /// for reports. Empty by default.
+    fn describe(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// Turns one structure row into a [`QueryPlan`] for a pack. Every random choice draws from
@@ -313,3 +353,15 @@ pub trait QualityMetric: Send + Sync {
         ctx: &metrics::MetricContext<'_>,
     ) -> MetricScore;
 }
+
+// Packs, validators, fitted models, selectors and pipelines are shared across threads:
+// checked at compile time, not only in tests.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SchemaPack>();
+    assert_send_sync::<Validator<'static>>();
+    assert_send_sync::<synth::FittedGaussianCopula>();
+    assert_send_sync::<select::PackSelector>();
+    assert_send_sync::<assemble::PostgisAssembler>();
+    assert_send_sync::<pipeline::Pipeline<'static>>();
+};

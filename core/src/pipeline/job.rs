@@ -2,22 +2,15 @@
 //! features, fit the synthesizer, generate, and write the records, the stats and the
 //! fitted model under an output directory (every file atomically).
 
-use std::io::{Cursor, Write};
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::assemble::PostgisAssembler;
-use crate::features::{FeatureExtractor, FeatureTable, QueryFeatures};
-use crate::output::{write_atomic, AtomicFile};
 use crate::pack::SchemaPack;
-use crate::read::{ReadError, ReadOptions, ReadReport, Stage1Reader};
-use crate::select::PackSelector;
-use crate::synth::{GaussianCopula, GaussianCopulaParams};
-use crate::{FitError, FittedSynthesizer, GenerateError, Synthesizer, Validator};
+use crate::read::{ReadError, ReadReport};
+use crate::{FitError, GenerateError};
 
-use super::{GenerateOptions, GenerateStats, Generator, Progress};
+use super::{GenerateOptions, GenerateStats, Progress};
 
 /// Names of the synthesizers the job can fit.
 pub const MODELS: &[&str] = &["gaussian_copula"];
@@ -148,164 +141,23 @@ impl Stage2Job {
         }
     }
 
-    /// Read the corpus into a feature table (and the validator's novelty index).
-    pub fn features(
-        &self,
-        pack: &SchemaPack,
-        validator: &Validator<'_>,
-    ) -> Result<(FeatureTable, InputStats), JobError> {
-        let options = ReadOptions {
-            skip_invalid: self.skip_invalid,
-            ..ReadOptions::default()
-        };
-        let (reader, source) = match &self.input {
-            Some(p) => (Stage1Reader::open(p, options)?, p.display().to_string()),
-            None => {
-                let text = pack.corpus_jsonl().unwrap_or("").as_bytes().to_vec();
-                let name = format!("<{} seed corpus>", pack.name());
-                (
-                    Stage1Reader::from_reader(
-                        Path::new(&name),
-                        Box::new(Cursor::new(text)),
-                        options,
-                    ),
-                    name,
-                )
-            }
-        };
-        let path = PathBuf::from(&source);
-        let extractor = FeatureExtractor::new(pack);
-        let mut features: Vec<QueryFeatures> = Vec::new();
-        let mut unparseable = Vec::new();
-        let mut n_unparseable = 0usize;
-        let mut reader = reader;
-        for rec in reader.by_ref() {
-            let rec = rec?;
-            match extractor.extract(&rec.sql, &rec.labels()) {
-                Ok(f) => {
-                    if self.input.is_some() {
-                        validator.remember(&rec.sql);
-                    }
-                    features.push(f);
-                }
-                Err(e) if self.skip_invalid => {
-                    n_unparseable += 1;
-                    if unparseable.len() < 100 {
-                        unparseable.push(SkippedRecord {
-                            line: rec.line,
-                            reason: match e.location {
-                                Some(l) => format!("{l}: {}", e.message),
-                                None => e.message,
-                            },
-                        });
-                    }
-                }
-                Err(e) => {
-                    return Err(JobError::UnparseableSql {
-                        path,
-                        line: rec.line,
-                        location: e.location,
-                        message: e.message,
-                    })
-                }
-            }
-        }
-        let read = reader.report().clone();
-        let skipped_total = read.skipped.len() + n_unparseable;
-        if features.is_empty() {
-            return Err(JobError::EmptyCorpus {
-                path,
-                skipped: skipped_total,
-            });
-        }
-        let table = FeatureTable::from_features(&features);
-        Ok((
-            table,
-            InputStats {
-                source,
-                read,
-                unparseable_sql: n_unparseable,
-                unparseable,
-                skipped_total,
-                feature_rows: features.len(),
-            },
-        ))
-    }
-
-    /// Run the job.
-    pub fn run(&self, pack: &SchemaPack, progress: &dyn Progress) -> Result<JobStats, JobError> {
+    /// The [`Pipeline`](super::Pipeline) this job describes.
+    pub fn pipeline<'p>(&self, pack: &'p SchemaPack) -> Result<super::Pipeline<'p>, JobError> {
         if !MODELS.contains(&self.model.as_str()) {
             return Err(JobError::UnknownModel(self.model.clone()));
         }
-        let started = Instant::now();
-        let mut timings = std::collections::BTreeMap::new();
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| JobError::Io { path, source }
-        };
-        std::fs::create_dir_all(&self.out).map_err(io(&self.out))?;
+        let mut b = super::Pipeline::builder(pack)
+            .skip_invalid(self.skip_invalid)
+            .options(self.options.clone());
+        if let Some(p) = &self.input {
+            b = b.input_path(p);
+        }
+        Ok(b.build()?)
+    }
 
-        let t = Instant::now();
-        progress.phase("read corpus and extract features", 0);
-        let validator = Validator::new(pack);
-        let (table, input) = self.features(pack, &validator)?;
-        progress.finish_phase();
-        timings.insert("read_features".to_string(), t.elapsed().as_secs_f64());
-
-        let t = Instant::now();
-        progress.phase("fit gaussian copula", 0);
-        let fitted = GaussianCopula::new(GaussianCopulaParams::default())?.fit(&table)?;
-        let model_dir = self.out.join("model");
-        fitted.save(&model_dir)?;
-        progress.finish_phase();
-        timings.insert("fit".to_string(), t.elapsed().as_secs_f64());
-
-        let t = Instant::now();
-        let selector = PackSelector::new(pack);
-        let generator = Generator {
-            pack,
-            synthesizer: &fitted,
-            selector: &selector,
-            assembler: &PostgisAssembler,
-            validator: &validator,
-        };
-        let records_path = self.out.join(RECORDS_FILE);
-        let mut file = AtomicFile::create(&records_path).map_err(io(&records_path))?;
-        let mut line = Vec::with_capacity(4096);
-        let mut options = self.options.clone();
-        options.method = self.model.clone();
-        let generation = generator.run(&options, progress, &mut |r| {
-            line.clear();
-            serde_json::to_writer(&mut line, r).expect("records serialise");
-            line.push(b'\n');
-            file.write_all(&line)
-                .map_err(|e| GenerateError::Output(format!("{}: {e}", records_path.display())))
-        })?;
-        file.commit().map_err(io(&records_path))?;
-        timings.insert("generate_write".to_string(), t.elapsed().as_secs_f64());
-        timings.insert("total".to_string(), started.elapsed().as_secs_f64());
-
-        let stats_path = self.out.join(STATS_FILE);
-        let stats = JobStats {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            pack: pack.name().to_string(),
-            input,
-            model: self.model.clone(),
-            marginals: fitted.marginals(),
-            generation,
-            outputs: vec![
-                records_path.display().to_string(),
-                stats_path.display().to_string(),
-                model_dir
-                    .join(crate::synth::MODEL_FILE)
-                    .display()
-                    .to_string(),
-            ],
-            timings,
-        };
-        let text = serde_json::to_string_pretty(&stats).expect("stats serialise");
-        write_atomic(&stats_path, text.as_bytes()).map_err(io(&stats_path))?;
-        Ok(stats)
+    /// Run the job: records, stats and model under [`Stage2Job::out`].
+    pub fn run(&self, pack: &SchemaPack, progress: &dyn Progress) -> Result<JobStats, JobError> {
+        self.pipeline(pack)?.run(&self.out, progress)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The Stage 2 pipeline: sample structure rows → select → assemble → score → filter.
 //!
-//! [`generate`] runs rounds until the target is reached: each round samples
+//! [`Pipeline`] (and [`Generator`] under it) runs rounds until the target is reached: each round samples
 //! `oversample × missing` rows from the fitted synthesizer (row `i` always draws from the
 //! streams `(seed, i)`, so a row is the same whichever round or thread handles it), turns
 //! them into candidates in parallel, then filters them sequentially in row order (exact
@@ -10,7 +10,10 @@
 //! Filtering never accepts a query that does not parse, names something the pack does not
 //! have, or that the validator says PostgreSQL would reject; never an exact duplicate.
 
+mod builder;
 mod job;
+
+pub use builder::{Input, Pipeline, PipelineBuilder};
 
 pub use job::{
     InputStats, JobError, JobStats, SkippedRecord, Stage2Job, MODELS, RECORDS_FILE, STATS_FILE,

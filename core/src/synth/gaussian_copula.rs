@@ -1208,6 +1208,10 @@ impl FittedSynthesizer for FittedGaussianCopula {
 
     /// Write [`MODEL_FILE`] in `dir` (created if needed), through a temporary file renamed
     /// into place.
+    fn describe(&self) -> Vec<(String, String)> {
+        self.marginals()
+    }
+
     fn save(&self, dir: &Path) -> Result<(), FitError> {
         let path = dir.join(MODEL_FILE);
         let model_error = |message: String| FitError::Model {
