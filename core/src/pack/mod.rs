@@ -590,6 +590,21 @@ impl SchemaPack {
         }
         for d in &data.value_domains {
             let col = d.column();
+            match d {
+                ValueDomain::Range { min, max, .. }
+                    if !(min.is_finite() && max.is_finite() && min <= max) =>
+                {
+                    return Err(invalid(format!(
+                        "value domain {col:?}: range [{min}, {max}] is not a finite range with min <= max"
+                    )));
+                }
+                ValueDomain::Enum { values, .. } if values.is_empty() => {
+                    return Err(invalid(format!(
+                        "value domain {col:?}: empty list of values"
+                    )));
+                }
+                _ => {}
+            }
             if col.starts_with('@') {
                 continue;
             }
@@ -720,5 +735,33 @@ impl SchemaPack {
     /// The JSON Schema of pack files.
     pub fn json_schema() -> serde_json::Value {
         serde_json::to_value(schemars::schema_for!(PackData)).expect("a JSON Schema serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `pack_json` fuzz target: an inverted range made the selector panic.
+    #[test]
+    fn inverted_or_empty_value_domains_are_rejected() {
+        let pack = SchemaPack::default_pack();
+        let mut data = pack.data().clone();
+        data.value_domains.push(ValueDomain::Range {
+            column: "@distance_m".into(),
+            min: 5.0,
+            max: 1.0,
+            integer: true,
+            unit: None,
+        });
+        let e = SchemaPack::from_data(data, "test").unwrap_err().to_string();
+        assert!(e.contains("min <= max"), "{e}");
+        let mut data = pack.data().clone();
+        data.value_domains.push(ValueDomain::Enum {
+            column: "@metric_srid".into(),
+            values: Vec::new(),
+        });
+        let e = SchemaPack::from_data(data, "test").unwrap_err().to_string();
+        assert!(e.contains("empty list"), "{e}");
     }
 }

@@ -694,7 +694,12 @@ impl<'a> Attempt<'a> {
             Filterable::Range {
                 min, max, integer, ..
             } => {
-                let x = self.rng.random_range(*min..=*max);
+                // Packs are checked to have finite ranges with min <= max; stay total anyway.
+                let x = if min < max {
+                    self.rng.random_range(*min..=*max)
+                } else {
+                    *min
+                };
                 PlanExpr::number(format_number(x, *integer, round, max - min))
             }
         }
