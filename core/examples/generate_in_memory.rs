@@ -1,7 +1,8 @@
 //! Generate 1,000 records through the streaming API: nothing is written to disk; each
 //! accepted record (the same struct as one line of `stage2.jsonl`) comes to the closure.
 //!
-//! `cargo run --release --example generate_in_memory [ROWS]` (default 1,000)
+//! `cargo run --release --example generate_in_memory [ROWS] [SEED]` (default 1,000 rows,
+//! seed 7)
 
 use std::collections::BTreeMap;
 
@@ -13,8 +14,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(n) => n.parse()?,
         None => 1_000,
     };
+    let seed: u64 = match std::env::args().nth(2) {
+        Some(n) => n.parse()?,
+        None => 7,
+    };
     let pack = SchemaPack::default_pack();
-    let pipeline = Pipeline::builder(&pack).rows(rows).seed(7).build()?;
+    let pipeline = Pipeline::builder(&pack).rows(rows).seed(seed).build()?;
     let mut per_type: BTreeMap<String, usize> = BTreeMap::new();
     let mut first = None;
     let stats = pipeline.stream(&NoProgress, |record| {

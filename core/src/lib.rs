@@ -267,12 +267,33 @@ pub enum GenerateError {
         /// Why.
         reason: String,
     },
-    /// The plan refers to something the pack does not have.
+    /// The plan (or the structure row it came from) is malformed or refers to something
+    /// the pack does not have.
     #[error("invalid plan: {0}")]
     InvalidPlan(String),
-    /// Handing a record to its destination failed (e.g. writing the output file).
-    #[error("output: {0}")]
-    Output(String),
+    /// A generation setting is out of range (checked once, when the pipeline, generator or
+    /// selector is built).
+    #[error("invalid setting {name}: {reason}")]
+    InvalidSetting {
+        /// The setting, e.g. `rows`.
+        name: &'static str,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The synthesizer failed to sample.
+    #[error("sampling failed: {0}")]
+    Sample(#[from] FitError),
+    /// Writing a record to an output file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The caller's record sink refused a record (its own message).
+    #[error("record sink: {0}")]
+    Sink(String),
     /// The caller stopped the run.
     #[error("interrupted")]
     Cancelled,

@@ -189,20 +189,7 @@ impl<'p> PipelineBuilder<'p> {
     /// Check the settings once and build.
     pub fn build(self) -> Result<Pipeline<'p>, GenerateError> {
         let o = &self.pipeline.options;
-        if o.rows == 0 {
-            return Err(GenerateError::InvalidPlan("rows must be at least 1".into()));
-        }
-        if !(o.oversample >= 1.0 && o.oversample.is_finite()) {
-            return Err(GenerateError::InvalidPlan(format!(
-                "oversample must be a number ≥ 1, not {}",
-                o.oversample
-            )));
-        }
-        if o.skeleton_quota == 0 || o.max_rounds == 0 {
-            return Err(GenerateError::InvalidPlan(
-                "skeleton_quota and max_rounds must be at least 1".into(),
-            ));
-        }
+        o.check()?;
         Ok(self.pipeline)
     }
 }
@@ -321,7 +308,7 @@ impl Pipeline<'_> {
         &self,
         progress: &dyn Progress,
         model_dir: Option<&Path>,
-        sink: &mut dyn FnMut(&Stage2Record) -> Result<(), GenerateError>,
+        sink: &mut dyn FnMut(Stage2Record) -> Result<(), GenerateError>,
     ) -> Result<(JobStats, BTreeMap<String, f64>), JobError> {
         let started = Instant::now();
         let mut timings = BTreeMap::new();
@@ -384,7 +371,7 @@ impl Pipeline<'_> {
         progress: &dyn Progress,
         mut sink: impl FnMut(Stage2Record) -> Result<(), GenerateError>,
     ) -> Result<JobStats, JobError> {
-        Ok(self.execute(progress, None, &mut |r| sink(r.clone()))?.0)
+        Ok(self.execute(progress, None, &mut sink)?.0)
     }
 
     /// Generate into `out`: `stage2.jsonl`, `stage2_stats.json` and `model/`, each file
@@ -401,10 +388,12 @@ impl Pipeline<'_> {
         let model_dir = out.join("model");
         let (mut stats, _) = self.execute(progress, Some(&model_dir), &mut |r| {
             line.clear();
-            serde_json::to_writer(&mut line, r).expect("records serialise");
+            serde_json::to_writer(&mut line, &r).expect("records serialise");
             line.push(b'\n');
-            file.write_all(&line)
-                .map_err(|e| GenerateError::Output(format!("{}: {e}", records_path.display())))
+            file.write_all(&line).map_err(|source| GenerateError::Io {
+                path: records_path.clone(),
+                source,
+            })
         })?;
         file.commit().map_err(io(&records_path))?;
         let stats_path = out.join(STATS_FILE);
@@ -434,17 +423,60 @@ mod tests {
     #[test]
     fn builder_checks_its_settings_once() {
         let pack = SchemaPack::default_pack();
-        assert!(Pipeline::builder(&pack).rows(0).build().is_err());
+        assert!(matches!(
+            Pipeline::builder(&pack).rows(0).build(),
+            Err(GenerateError::InvalidSetting { name: "rows", .. })
+        ));
         let o = GenerateOptions {
             oversample: 0.5,
             ..GenerateOptions::default()
         };
-        assert!(Pipeline::builder(&pack).options(o).build().is_err());
+        assert!(matches!(
+            Pipeline::builder(&pack).options(o).build(),
+            Err(GenerateError::InvalidSetting {
+                name: "oversample",
+                ..
+            })
+        ));
+        let mut o = GenerateOptions::default();
+        o.thresholds.semantic = 1.5;
+        let e = Pipeline::builder(&pack).options(o).build().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid setting thresholds.semantic: must lie in [0, 1], not 1.5"
+        );
         assert!(Pipeline::builder(&pack)
             .rows(10)
             .seed(3)
             .threads(1)
             .build()
             .is_ok());
+    }
+
+    #[test]
+    fn a_sink_that_refuses_stops_the_run_with_its_own_error() {
+        let pack = SchemaPack::default_pack();
+        let pipeline = Pipeline::builder(&pack)
+            .rows(10)
+            .seed(5)
+            .threads(1)
+            .build()
+            .unwrap();
+        let mut taken = 0;
+        let err = pipeline
+            .stream(&super::super::NoProgress, |_| {
+                taken += 1;
+                if taken == 3 {
+                    Err(GenerateError::Sink("queue closed".into()))
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+        assert_eq!(taken, 3);
+        match err {
+            JobError::Generate(GenerateError::Sink(m)) => assert_eq!(m, "queue closed"),
+            other => panic!("unexpected error {other:?}"),
+        }
     }
 }

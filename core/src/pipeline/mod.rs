@@ -102,6 +102,46 @@ impl Default for GenerateOptions {
     }
 }
 
+impl GenerateOptions {
+    /// Check the settings (what [`PipelineBuilder::build`] and [`Generator::run`] do
+    /// before any work): at least one row, an oversampling factor ≥ 1, at least one round
+    /// and one record per skeleton, thresholds in [0, 1].
+    pub fn check(&self) -> Result<(), GenerateError> {
+        let bad = |name: &'static str, reason: String| {
+            Err(GenerateError::InvalidSetting { name, reason })
+        };
+        if self.rows == 0 {
+            return bad("rows", "at least 1 record must be requested".into());
+        }
+        if !(self.oversample >= 1.0 && self.oversample.is_finite()) {
+            return bad(
+                "oversample",
+                format!("must be a finite number ≥ 1, not {}", self.oversample),
+            );
+        }
+        if self.max_rounds == 0 {
+            return bad("max_rounds", "must be at least 1".into());
+        }
+        if self.skeleton_quota == 0 {
+            return bad("skeleton_quota", "must be at least 1".into());
+        }
+        let t = &self.thresholds;
+        for (name, v) in [
+            ("thresholds.overall", t.overall),
+            ("thresholds.syntactic", t.syntactic),
+            ("thresholds.schema", t.schema),
+            ("thresholds.semantic", t.semantic),
+            ("thresholds.diversity", t.diversity),
+            ("thresholds.complexity_match", t.complexity_match),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return bad(name, format!("must lie in [0, 1], not {v}"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One Stage 2 record: shaped like a Stage 1 record, plus quality and provenance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stage2Record {
@@ -253,14 +293,9 @@ impl Generator<'_> {
         &self,
         opts: &GenerateOptions,
         progress: &dyn Progress,
-        sink: &mut dyn FnMut(&Stage2Record) -> Result<(), GenerateError>,
+        sink: &mut dyn FnMut(Stage2Record) -> Result<(), GenerateError>,
     ) -> Result<GenerateStats, GenerateError> {
-        if !(opts.oversample >= 1.0 && opts.oversample.is_finite()) {
-            return Err(GenerateError::InvalidPlan(format!(
-                "oversample must be at least 1, not {}",
-                opts.oversample
-            )));
-        }
+        opts.check()?;
         let mut stats = GenerateStats {
             target: opts.rows,
             ..GenerateStats::default()
@@ -320,14 +355,11 @@ impl Generator<'_> {
                     return Err(GenerateError::Cancelled);
                 }
                 let end = (start + SAMPLE_SLICE).min(rows.end);
-                let slice = self
-                    .synthesizer
-                    .sample(&SampleRequest {
-                        seed: opts.seed,
-                        rows: start..end,
-                        fixed: opts.fixed.clone(),
-                    })
-                    .map_err(|e| GenerateError::InvalidPlan(format!("sampling failed: {e}")))?;
+                let slice = self.synthesizer.sample(&SampleRequest {
+                    seed: opts.seed,
+                    rows: start..end,
+                    fixed: opts.fixed.clone(),
+                })?;
                 for (i, row) in slice.into_iter().enumerate() {
                     match crate::features::structure_violation(&row) {
                         Some(rule) => {
@@ -445,7 +477,7 @@ impl Generator<'_> {
                         *stats.join_edges_used.entry(e).or_default() += 1;
                     }
                     *stats.sql_types.entry(record.sql_type.clone()).or_default() += 1;
-                    sink(&record)?;
+                    sink(record)?;
                 }
                 t_filter += t.elapsed().as_secs_f64();
             }

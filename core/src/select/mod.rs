@@ -66,9 +66,10 @@ impl PackSelector {
         params: SelectorParams,
     ) -> Result<PackSelector, GenerateError> {
         if params.attempts == 0 {
-            return Err(GenerateError::InvalidPlan(
-                "selector attempts must be at least 1".into(),
-            ));
+            return Err(GenerateError::InvalidSetting {
+                name: "attempts",
+                reason: "the selector needs at least 1 attempt per row".into(),
+            });
         }
         if pack.tables().next().is_none() {
             return Err(GenerateError::Unrealizable {
