@@ -9,6 +9,12 @@ use std::collections::BTreeMap;
 use sqlsynth::pipeline::{NoProgress, Pipeline};
 use sqlsynth::SchemaPack;
 
+// The allocator is the embedding program's choice. Generation makes and drops many small
+// strings, so this example picks mimalloc, as the `sqlsynth` binary does: the two then
+// run the same code with the same allocator (benches/README.md compares them).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rows: u64 = match std::env::args().nth(1) {
         Some(n) => n.parse()?,
