@@ -6,11 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-
-/// The binary's allocator: generation makes and drops millions of small strings and
-/// vectors, where mimalloc is markedly faster than the system allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
@@ -18,6 +13,11 @@ use sqlsynth::features::{QueryFeatures, RecordLabels};
 use sqlsynth::read::{ReadOptions, Stage1Reader};
 use sqlsynth::sql::analyze::analyze_statement;
 use sqlsynth::{Candidate, FeatureTable, SchemaPack, Severity, Validator};
+
+/// The binary's allocator: generation makes and drops millions of small strings and
+/// vectors, where mimalloc is markedly faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(

@@ -188,8 +188,7 @@ impl<'p> PipelineBuilder<'p> {
     }
     /// Check the settings once and build.
     pub fn build(self) -> Result<Pipeline<'p>, GenerateError> {
-        let o = &self.pipeline.options;
-        o.check()?;
+        self.pipeline.options.check()?;
         Ok(self.pipeline)
     }
 }

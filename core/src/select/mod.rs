@@ -695,12 +695,8 @@ impl<'a> Attempt<'a> {
             Filterable::Range {
                 min, max, integer, ..
             } => {
-                // Packs are checked to have finite ranges with min <= max; stay total anyway.
-                let x = if min < max {
-                    self.rng.random_range(*min..=*max)
-                } else {
-                    *min
-                };
+                // Packs refuse non-finite or inverted ranges at load (SchemaPack::from_data).
+                let x = self.rng.random_range(*min..=*max);
                 PlanExpr::number(format_number(x, *integer, round, max - min))
             }
         }
