@@ -247,6 +247,17 @@ impl Postgis {
         Postgis { db }
     }
 
+    /// The database's name (for connection strings).
+    pub fn name(&self) -> &str {
+        &self.db
+    }
+
+    /// Run a script through psql in this database (failing the test on any error); its
+    /// output unaligned, tuples only.
+    pub fn psql(&self, script: &str) -> String {
+        psql(&self.db, script)
+    }
+
     /// EXPLAIN every case; returns, per case, `Ok(())` or the PostgreSQL error.
     pub fn explain_all(&self, cases: &[Case]) -> Vec<Result<(), String>> {
         let mut script = String::from(
@@ -292,7 +303,8 @@ impl Drop for Postgis {
                 "-d",
                 "postgres",
                 "-c",
-                &format!("DROP DATABASE IF EXISTS {}", self.db),
+                // FORCE: connections a test left open do not keep the database.
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db),
             ])
             .output();
     }

@@ -29,12 +29,14 @@
 //! | the structural features of a corpus | [`FeatureExtractor`], [`FeatureTable`] |
 //! | a synthesizer | [`synth::GaussianCopula`] (implements [`Synthesizer`]) |
 //! | the whole Stage 2 job, in memory or to files | [`pipeline::Pipeline::builder`] |
+//! | run queries on PostgreSQL (read-only, with a timeout) | [`execute::postgres::PostgresExecutor`] (feature `postgres`), any [`execute::QueryExecutor`] |
 //! | your own stage | implement [`TokenSelector`], [`Assembler`], [`QualityMetric`] or [`Synthesizer`] and hand it to the builder |
 //!
-//! Cargo features: `cli` (the `sqlsynth` binary: clap, anyhow, indicatif, ctrlc) and
+//! Cargo features: `cli` (the `sqlsynth` binary: clap, anyhow, indicatif, ctrlc; it
+//! turns on `postgres`), `postgres` (the PostgreSQL executor: tokio, tokio-postgres) and
 //! `parallel` (rayon) are on by default; with `default-features = false` the library
 //! keeps packs, reading, validation, features, metrics, synthesis and generation on the
-//! calling thread (the output is the same).
+//! calling thread (the output is the same), and no async runtime.
 //!
 //! Generating in memory (each accepted record is handed over; no file is written):
 //!
@@ -74,6 +76,7 @@
 #![forbid(unsafe_code)]
 
 pub mod assemble;
+pub mod execute;
 pub mod features;
 pub mod metrics;
 pub mod output;
@@ -82,6 +85,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod read;
 pub mod rng;
+pub mod sampledb;
 pub mod select;
 pub mod sql;
 pub mod synth;
@@ -297,6 +301,11 @@ pub enum GenerateError {
     /// The caller stopped the run.
     #[error("interrupted")]
     Cancelled,
+    /// Running candidates on the database failed as a whole (the database could not be
+    /// reached, or the executor broke its contract); single queries that fail are
+    /// rejected and counted instead.
+    #[error("query execution: {0}")]
+    Execution(String),
 }
 
 // ---------------------------------------------------------------------------------------

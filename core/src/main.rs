@@ -102,6 +102,21 @@ enum Command {
         /// No progress bars.
         #[arg(long)]
         quiet: bool,
+        /// Run every candidate on this database (read-only, with a timeout): run-time
+        /// errors, timeouts and empty results are rejected, records carry
+        /// `execution: {rows, ms}`. A connection string or postgres:// URL (PG* variables
+        /// fill what it leaves unset).
+        #[arg(long, value_name = "CONNINFO")]
+        execute: Option<String>,
+        /// With --execute: keep queries that return no row.
+        #[arg(long, requires = "execute")]
+        allow_empty: bool,
+        /// With --execute: statement timeout per query, in milliseconds.
+        #[arg(long, requires = "execute", default_value_t = 5000)]
+        timeout_ms: u64,
+        /// With --execute: queries run at the same time (one connection each).
+        #[arg(long, requires = "execute", default_value_t = 2)]
+        jobs: usize,
     },
     /// Validate queries: verdict, score breakdown and findings with line:column.
     ///
@@ -128,6 +143,17 @@ enum Command {
         #[arg(long)]
         only_invalid: bool,
     },
+    /// Run queries on a PostgreSQL database, each in a read-only transaction with a
+    /// statement timeout: per query ok (rows, capped at --row-cap) or SQLSTATE + message,
+    /// and milliseconds; a summary on stderr. Never writes to the database.
+    ///
+    /// Exit status: 0 when every query ran, 1 when some failed or timed out, 2 on bad
+    /// input (or when the database cannot be reached).
+    Execute(execute_cmd::ExecuteArgs),
+    /// Write SQL that creates the pack's schema and fills it with a coherent synthetic
+    /// sample database (places, buildings, census, grid, rasters), or load it into a
+    /// database. The same pack, scale and seed give the same bytes.
+    SampleDb(sample_db_cmd::SampleDbArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -138,7 +164,9 @@ enum Format {
     Json,
 }
 
+mod execute_cmd;
 mod progress;
+mod sample_db_cmd;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -174,6 +202,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             fix,
             oversample,
             quiet,
+            execute,
+            allow_empty,
+            timeout_ms,
+            jobs,
         } => {
             let pack = SchemaPack::load(&pack)?;
             let mut fixed = Vec::new();
@@ -194,11 +226,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     threads,
                     oversample,
                     fixed,
+                    allow_empty,
                     ..Default::default()
                 },
             };
+            let executor = execute
+                .map(|db| execute_cmd::generate_executor(&db, timeout_ms, jobs))
+                .transpose()?;
             let progress = progress::Bars::new(quiet);
-            let stats = match job.run(&pack, &progress) {
+            let result = match &executor {
+                Some(e) => job.run_executing(&pack, e, &progress),
+                None => job.run(&pack, &progress),
+            };
+            let stats = match result {
                 Err(sqlsynth::pipeline::JobError::Generate(sqlsynth::GenerateError::Cancelled)) => {
                     progress.clear();
                     eprintln!(
@@ -212,6 +252,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             progress.clear();
             progress::summary(&mut out, &stats)?;
+            if let Some(e) = &stats.generation.execution {
+                writeln!(out, "{}", execute_cmd::generate_summary(e))?;
+            }
+        }
+        Command::SampleDb(args) => sample_db_cmd::run(args)?,
+        Command::Execute(args) => {
+            let code = execute_cmd::run(args, &mut out)?;
+            out.flush()?;
+            return Ok(code);
         }
         Command::Ddl { pack } => {
             let pack = SchemaPack::load(&pack)?;

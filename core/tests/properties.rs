@@ -107,6 +107,14 @@ fn trimmed_pack(keep_tables: &[bool], keep_functions: &[bool]) -> SchemaPack {
     if let Some(c) = v["lexicon"]["columns"].as_object_mut() {
         c.retain(|k, _| column_kept(k));
     }
+    // The sample-database recipe names every table: a trimmed pack goes without one, and
+    // its areas name only the tables it keeps.
+    v["sample_data"] = Value::Null;
+    for a in v["areas"].as_array_mut().into_iter().flatten() {
+        if let Some(t) = a["only_tables"].as_array_mut() {
+            t.retain(|x| has(x.as_str().unwrap()));
+        }
+    }
     SchemaPack::from_json_str(&v.to_string(), "trimmed cim-wizard").expect("trimmed pack loads")
 }
 

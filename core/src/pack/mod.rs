@@ -8,6 +8,12 @@
 //! validator needs, so a loaded pack is always consistent.
 
 mod ddl;
+mod sample;
+
+pub use sample::{
+    Area, ColumnFill, Levels, Link, PostLoad, RowSource, SampleData, Surface, SurfaceBy, TableFill,
+    ValueSource,
+};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -95,6 +101,12 @@ pub struct PackData {
     /// Words for questions.
     #[serde(default)]
     pub lexicon: Lexicon,
+    /// The places the database covers, with their extents, metric CRS and coherent values.
+    #[serde(default)]
+    pub areas: Vec<Area>,
+    /// How to fill a coherent sample database (`sqlsynth sample-db`).
+    #[serde(default)]
+    pub sample_data: Option<SampleData>,
 }
 
 /// One database schema.
@@ -182,6 +194,26 @@ pub struct JoinEdge {
     /// What the join means.
     #[serde(default)]
     pub description: String,
+    /// How many rows of each side match one row of the other, read left to right; when
+    /// absent it follows from the keys (columns covering a primary or unique key are the
+    /// "one" side). `many_to_many` key joins are per-group cross products: the generator
+    /// uses them only as semi-joins (`EXISTS`, `IN`).
+    #[serde(default)]
+    pub cardinality: Option<Cardinality>,
+}
+
+/// How rows of a join's two sides match, read left to right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Cardinality {
+    /// One left row to at most one right row, and back.
+    OneToOne,
+    /// Many left rows to one right row.
+    ManyToOne,
+    /// One left row to many right rows.
+    OneToMany,
+    /// Many to many (a cross product within each group of equal keys).
+    ManyToMany,
 }
 
 /// Category of a catalogue function.
@@ -617,6 +649,60 @@ impl SchemaPack {
             let (s, n) = t.split_once('.').unwrap_or(("", t));
             if !tables.contains_key(&(s.to_string(), n.to_string())) {
                 return Err(invalid(format!("lexicon names unknown table {t}")));
+            }
+        }
+        for (i, a) in data.areas.iter().enumerate() {
+            let e = a.extent;
+            if !(e.iter().all(|x| x.is_finite()) && e[0] < e[2] && e[1] < e[3]) {
+                return Err(invalid(format!(
+                    "areas[{i}] ({}): extent {e:?} is not [min_x, min_y, max_x, max_y] with min < max",
+                    a.id
+                )));
+            }
+            if data.areas[..i].iter().any(|b| b.id == a.id) {
+                return Err(invalid(format!("areas[{i}]: id {:?} used twice", a.id)));
+            }
+            for t in a.only_tables.iter().flatten() {
+                let (s, n) = t.split_once('.').unwrap_or(("", t));
+                if !tables.contains_key(&(s.to_string(), n.to_string())) {
+                    return Err(invalid(format!(
+                        "areas[{i}].only_tables names unknown table {t}"
+                    )));
+                }
+            }
+        }
+        if let Some(sample) = &data.sample_data {
+            let mut filled: Vec<&str> = Vec::new();
+            for (i, f) in sample.tables.iter().enumerate() {
+                let (s, n) = f.table.split_once('.').unwrap_or(("", &f.table));
+                let info = tables.get(&(s.to_string(), n.to_string())).ok_or_else(|| {
+                    invalid(format!(
+                        "sample_data.tables[{i}]: unknown table {}",
+                        f.table
+                    ))
+                })?;
+                for (k, c) in f.columns.iter().enumerate() {
+                    for name in &c.names {
+                        if info.column(name).is_none() {
+                            return Err(invalid(format!(
+                                "sample_data.tables[{i}].columns[{k}]: {} has no column {name}",
+                                f.table
+                            )));
+                        }
+                    }
+                }
+                for r in f.rows.refers_to() {
+                    if !filled.contains(&r) {
+                        return Err(invalid(format!(
+                            "sample_data.tables[{i}] ({}): refers to {r}, which is not filled before it",
+                            f.table
+                        )));
+                    }
+                }
+                filled.push(&f.table);
+            }
+            if sample.scales.is_empty() {
+                return Err(invalid("sample_data.scales: no scale is named".into()));
             }
         }
         let mut functions = HashMap::new();

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::assemble::PostgisAssembler;
+use crate::execute::QueryExecutor;
 use crate::features::{FeatureExtractor, FeatureTable, FeatureValue, QueryFeatures};
 use crate::metrics::{MetricContext, QueryAnalysis};
 use crate::output::{write_atomic, AtomicFile};
@@ -69,6 +70,7 @@ pub struct Pipeline<'p> {
     assembler: Box<dyn Assembler>,
     metrics: Vec<Arc<dyn QualityMetric>>,
     options: GenerateOptions,
+    executor: Option<&'p dyn QueryExecutor>,
 }
 
 impl std::fmt::Debug for Pipeline<'_> {
@@ -79,6 +81,7 @@ impl std::fmt::Debug for Pipeline<'_> {
             .field("model", &self.model)
             .field("extra_metrics", &self.metrics.len())
             .field("options", &self.options)
+            .field("executes", &self.executor.is_some())
             .finish()
     }
 }
@@ -107,6 +110,7 @@ impl<'p> Pipeline<'p> {
                 assembler: Box::new(PostgisAssembler),
                 metrics: Vec::new(),
                 options: GenerateOptions::default(),
+                executor: None,
             },
         }
     }
@@ -184,6 +188,19 @@ impl<'p> PipelineBuilder<'p> {
     /// Replace all generation options at once.
     pub fn options(mut self, options: GenerateOptions) -> Self {
         self.pipeline.options = options;
+        self
+    }
+    /// Run every candidate that passes the other filters on a database: run-time errors,
+    /// timeouts and empty results are rejected, and accepted records carry their
+    /// [`execution`](super::Stage2Record::execution) (see [`Generator::run_executing`]).
+    pub fn executor(mut self, executor: &'p dyn QueryExecutor) -> Self {
+        self.pipeline.executor = Some(executor);
+        self
+    }
+    /// With an executor, accept queries that return no row
+    /// ([`GenerateOptions::allow_empty`]).
+    pub fn allow_empty(mut self, yes: bool) -> Self {
+        self.pipeline.options.allow_empty = yes;
         self
     }
     /// Check the settings once and build.
@@ -345,7 +362,10 @@ impl Pipeline<'_> {
         };
         let mut options = self.options.clone();
         options.method = self.model.clone();
-        let generation: GenerateStats = generator.run(&options, progress, sink)?;
+        let generation: GenerateStats = match self.executor {
+            Some(executor) => generator.run_executing(&options, executor, progress, sink)?,
+            None => generator.run(&options, progress, sink)?,
+        };
         timings.insert("generate".to_string(), t.elapsed().as_secs_f64());
         timings.insert("total".to_string(), started.elapsed().as_secs_f64());
         let marginals = fitted_marginals(fitted.as_ref());

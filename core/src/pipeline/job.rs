@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::execute::QueryExecutor;
 use crate::pack::SchemaPack;
 use crate::read::{ReadError, ReadReport};
 use crate::{FitError, GenerateError};
@@ -143,6 +144,10 @@ impl Stage2Job {
 
     /// The [`Pipeline`](super::Pipeline) this job describes.
     pub fn pipeline<'p>(&self, pack: &'p SchemaPack) -> Result<super::Pipeline<'p>, JobError> {
+        Ok(self.builder(pack)?.build()?)
+    }
+
+    fn builder<'p>(&self, pack: &'p SchemaPack) -> Result<super::PipelineBuilder<'p>, JobError> {
         if !MODELS.contains(&self.model.as_str()) {
             return Err(JobError::UnknownModel(self.model.clone()));
         }
@@ -152,12 +157,26 @@ impl Stage2Job {
         if let Some(p) = &self.input {
             b = b.input_path(p);
         }
-        Ok(b.build()?)
+        Ok(b)
     }
 
     /// Run the job: records, stats and model under [`Stage2Job::out`].
     pub fn run(&self, pack: &SchemaPack, progress: &dyn Progress) -> Result<JobStats, JobError> {
         self.pipeline(pack)?.run(&self.out, progress)
+    }
+
+    /// Run the job with every candidate also run on a database by `executor` (see
+    /// [`Generator::run_executing`](super::Generator::run_executing)).
+    pub fn run_executing(
+        &self,
+        pack: &SchemaPack,
+        executor: &dyn QueryExecutor,
+        progress: &dyn Progress,
+    ) -> Result<JobStats, JobError> {
+        self.builder(pack)?
+            .executor(executor)
+            .build()?
+            .run(&self.out, progress)
     }
 }
 

@@ -9,6 +9,16 @@
 //!
 //! Filtering never accepts a query that does not parse, names something the pack does not
 //! have, or that the validator says PostgreSQL would reject; never an exact duplicate.
+//!
+//! With a [`QueryExecutor`] ([`Generator::run_executing`], [`PipelineBuilder::executor`])
+//! every candidate that passes the other filters is also run on the database: the
+//! candidates of a chunk that pass the score checks are sent in batches, in row order (one
+//! batch per chunk; smaller batches when the target is near, so a small run does not
+//! execute a whole chunk), and a run-time error (`execution_error`), a timeout
+//! (`execution_timeout`) or, unless [`GenerateOptions::allow_empty`], an empty result
+//! (`empty_result`) rejects the candidate. Accepted records then carry
+//! [`Stage2Record::execution`]. Without an executor nothing is run and the records are
+//! exactly those of a run without one.
 
 mod builder;
 mod job;
@@ -24,6 +34,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::execute::{ExecutionInfo, ExecutionStats, QueryExecutor};
 use crate::features::{FeatureValue, StructureRow, FEATURE_COLUMNS};
 use crate::pack::SchemaPack;
 use crate::plan::{Deviation, PlanExpr, QueryPlan, SelectPlan, Source};
@@ -84,6 +95,9 @@ pub struct GenerateOptions {
     pub fixed: Vec<(String, FeatureValue)>,
     /// Name written into each record's `generation_method`.
     pub method: String,
+    /// With an executor: accept queries that run but return no row (by default they are
+    /// rejected as `empty_result`). Without one it changes nothing.
+    pub allow_empty: bool,
 }
 
 impl Default for GenerateOptions {
@@ -98,6 +112,7 @@ impl Default for GenerateOptions {
             skeleton_quota: 40,
             fixed: Vec::new(),
             method: "gaussian_copula".into(),
+            allow_empty: false,
         }
     }
 }
@@ -177,6 +192,11 @@ pub struct Stage2Record {
     pub seed: u64,
     /// Row index in the run's stream.
     pub row: u64,
+    /// What running the query on the database gave (rows counted up to the executor's
+    /// cap, milliseconds); only with an executor. When absent it is not written, so a
+    /// record of a run without an executor is exactly what it was before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<ExecutionInfo>,
 }
 
 /// Progress reporting, phase by phase (the CLI draws bars; embedders may ignore it).
@@ -248,6 +268,9 @@ pub struct GenerateStats {
     pub functions_missing: Vec<String>,
     /// Accepted records per sql_type.
     pub sql_types: BTreeMap<String, u64>,
+    /// Execution figures, with an executor only (left out of the stats file otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<ExecutionStats>,
     /// Seconds per phase.
     pub timings: BTreeMap<String, f64>,
 }
@@ -256,6 +279,8 @@ pub struct GenerateStats {
 const CHUNK: usize = 8192;
 /// Rows sampled at once.
 const SAMPLE_SLICE: u64 = 65_536;
+/// Fewest queries sent to the executor at once (more when many records are missing).
+const MIN_EXECUTE_BATCH: usize = 256;
 
 /// One row's outcome after the parallel phase.
 enum Outcome {
@@ -295,9 +320,36 @@ impl Generator<'_> {
         progress: &dyn Progress,
         sink: &mut dyn FnMut(Stage2Record) -> Result<(), GenerateError>,
     ) -> Result<GenerateStats, GenerateError> {
+        self.generate(opts, None, progress, sink)
+    }
+
+    /// [`Generator::run`], with every candidate that passes the other filters also run
+    /// by `executor`: failures, timeouts and (unless [`GenerateOptions::allow_empty`])
+    /// empty results are rejected, accepted records carry [`Stage2Record::execution`],
+    /// and the stats [`GenerateStats::execution`]. A batch in which no query could reach
+    /// the database (every one failed with SQLSTATE 08001) stops the run with
+    /// [`GenerateError::Execution`].
+    pub fn run_executing(
+        &self,
+        opts: &GenerateOptions,
+        executor: &dyn QueryExecutor,
+        progress: &dyn Progress,
+        sink: &mut dyn FnMut(Stage2Record) -> Result<(), GenerateError>,
+    ) -> Result<GenerateStats, GenerateError> {
+        self.generate(opts, Some(executor), progress, sink)
+    }
+
+    fn generate(
+        &self,
+        opts: &GenerateOptions,
+        executor: Option<&dyn QueryExecutor>,
+        progress: &dyn Progress,
+        sink: &mut dyn FnMut(Stage2Record) -> Result<(), GenerateError>,
+    ) -> Result<GenerateStats, GenerateError> {
         opts.check()?;
         let mut stats = GenerateStats {
             target: opts.rows,
+            execution: executor.map(|_| ExecutionStats::default()),
             ..GenerateStats::default()
         };
         let mut seen_sql: HashSet<String> = HashSet::new();
@@ -381,7 +433,11 @@ impl Generator<'_> {
             // Candidates in chunks, so the last round stops as soon as the target is met
             // (the rows after that point are left unused, which changes nothing before it).
             progress.phase(
-                &format!("round {}: select, assemble, score, filter", stats.rounds),
+                &format!(
+                    "round {}: select, assemble, score, {}filter",
+                    stats.rounds,
+                    if executor.is_some() { "execute, " } else { "" }
+                ),
                 sampled.len() as u64,
             );
             for chunk in sampled.chunks(CHUNK) {
@@ -396,7 +452,8 @@ impl Generator<'_> {
                 let outcomes = self.candidates(opts, chunk, progress);
                 t_candidates += t.elapsed().as_secs_f64();
                 let t = Instant::now();
-                for o in outcomes {
+                let mut runs = executor.map(|e| ChunkRuns::new(e, &outcomes, &opts.thresholds));
+                for (index, o) in outcomes.into_iter().enumerate() {
                     let c = match o {
                         Outcome::Rejected(why) => {
                             *stats.rejections.entry(why.to_string()).or_default() += 1;
@@ -447,9 +504,26 @@ impl Generator<'_> {
                             .or_default() += 1;
                         continue;
                     }
+                    let mut execution = None;
+                    if let (Some(runs), Some(exec_stats)) =
+                        (runs.as_mut(), stats.execution.as_mut())
+                    {
+                        let batch = MIN_EXECUTE_BATCH.max(
+                            2 * usize::try_from(opts.rows - stats.accepted).unwrap_or(usize::MAX),
+                        );
+                        let outcome =
+                            runs.outcome(index, &c.sql, batch, &seen_sql, exec_stats, progress)?;
+                        match judge_execution(outcome, opts.allow_empty, exec_stats) {
+                            Ok(info) => execution = Some(info),
+                            Err(why) => {
+                                *stats.rejections.entry(why.into()).or_default() += 1;
+                                continue;
+                            }
+                        }
+                    }
                     seen_sql.insert(c.sql.clone());
                     *skeleton_counts.entry(report.skeleton.clone()).or_default() += 1;
-                    let record = self.record(
+                    let mut record = self.record(
                         opts,
                         &c.plan,
                         c.row,
@@ -458,6 +532,7 @@ impl Generator<'_> {
                         c.question,
                         &report,
                     );
+                    record.execution = execution;
                     // Statistics.
                     stats.accepted += 1;
                     stats.planned_exactly += u64::from(c.plan.deviations.is_empty());
@@ -616,6 +691,132 @@ impl Generator<'_> {
             generation_method: opts.method.clone(),
             seed: opts.seed,
             row,
+            execution: None,
+        }
+    }
+}
+
+/// The executor's runs of one chunk's candidates: those that pass the score checks are
+/// run in batches, in row order, when the filter first needs one of them.
+struct ChunkRuns<'e> {
+    executor: &'e dyn QueryExecutor,
+    /// (index in the chunk, SQL) of the candidates that pass [`reject_reason`].
+    eligible: Vec<(usize, String)>,
+    /// Position in `eligible` of the first candidate not yet run.
+    next: usize,
+    /// Outcomes run ahead, by index in the chunk.
+    done: HashMap<usize, crate::execute::Outcome>,
+}
+
+impl<'e> ChunkRuns<'e> {
+    fn new(executor: &'e dyn QueryExecutor, outcomes: &[Outcome], t: &Thresholds) -> Self {
+        let eligible = outcomes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| match o {
+                Outcome::Candidate(c) if reject_reason(&c.report, t).is_none() => {
+                    Some((i, c.sql.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        ChunkRuns {
+            executor,
+            eligible,
+            next: 0,
+            done: HashMap::new(),
+        }
+    }
+
+    /// The outcome of candidate `index` (SQL `sql`); if it has not run, a batch of up to
+    /// `batch` queries is run starting with it (the eligible candidates after it whose SQL
+    /// was not accepted already).
+    fn outcome(
+        &mut self,
+        index: usize,
+        sql: &str,
+        batch: usize,
+        accepted: &HashSet<String>,
+        stats: &mut ExecutionStats,
+        progress: &dyn Progress,
+    ) -> Result<crate::execute::Outcome, GenerateError> {
+        if let Some(o) = self.done.remove(&index) {
+            return Ok(o);
+        }
+        if progress.cancelled() {
+            return Err(GenerateError::Cancelled);
+        }
+        let mut indices = vec![index];
+        let mut sqls = vec![sql];
+        while self.next < self.eligible.len() && sqls.len() < batch {
+            let (i, s) = &self.eligible[self.next];
+            self.next += 1;
+            if *i > index && !accepted.contains(s) {
+                indices.push(*i);
+                sqls.push(s);
+            }
+        }
+        let outcomes = self.executor.execute_batch(&sqls);
+        if outcomes.len() != sqls.len() {
+            return Err(GenerateError::Execution(format!(
+                "the executor returned {} outcomes for {} queries",
+                outcomes.len(),
+                sqls.len()
+            )));
+        }
+        stats.executed += outcomes.len() as u64;
+        stats.total_ms += outcomes.iter().map(|o| o.ms()).sum::<f64>();
+        if outcomes
+            .iter()
+            .all(|o| o.sqlstate() == Some(crate::execute::CANNOT_CONNECT))
+        {
+            let message = match &outcomes[0] {
+                crate::execute::Outcome::Failed { message, .. } => message.clone(),
+                _ => String::new(),
+            };
+            return Err(GenerateError::Execution(format!(
+                "none of {} queries reached the database: {message}",
+                outcomes.len()
+            )));
+        }
+        let mut outcomes = outcomes.into_iter();
+        let first = outcomes.next();
+        for (i, o) in indices[1..].iter().zip(outcomes) {
+            self.done.insert(*i, o);
+        }
+        first.ok_or_else(|| GenerateError::Execution("the executor returned no outcome".into()))
+    }
+}
+
+/// Count one candidate's run; its record's execution info, or why it is rejected.
+fn judge_execution(
+    outcome: crate::execute::Outcome,
+    allow_empty: bool,
+    stats: &mut ExecutionStats,
+) -> Result<ExecutionInfo, &'static str> {
+    use crate::execute::Outcome as Run;
+    match outcome {
+        Run::Ok { rows, capped, ms } => {
+            stats.ok += 1;
+            if rows == 0 {
+                stats.empty += 1;
+                if !allow_empty {
+                    return Err("empty_result");
+                }
+            }
+            Ok(ExecutionInfo {
+                rows,
+                ms: (ms * 1000.0).round() / 1000.0,
+                capped,
+            })
+        }
+        Run::Failed { sqlstate, .. } => {
+            *stats.failed.entry(sqlstate).or_default() += 1;
+            Err("execution_error")
+        }
+        Run::Timeout { .. } => {
+            stats.timeouts += 1;
+            Err("execution_timeout")
         }
     }
 }
@@ -752,4 +953,197 @@ pub fn plan_columns(plan: &QueryPlan) -> BTreeMap<String, Vec<String>> {
     cols.into_iter()
         .map(|(k, v)| (k, v.into_iter().collect()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::{Hash, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::execute::{ExecutionStats, Outcome as Run, QueryExecutor};
+
+    /// An executor whose outcome depends only on the SQL text.
+    struct Fake {
+        /// Outcome per hash of the SQL.
+        judge: fn(u64) -> Run,
+        calls: AtomicU64,
+    }
+
+    impl QueryExecutor for Fake {
+        fn execute_batch(&self, sqls: &[&str]) -> Vec<Run> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            sqls.iter()
+                .map(|s| {
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    s.hash(&mut h);
+                    (self.judge)(h.finish())
+                })
+                .collect()
+        }
+    }
+
+    fn fake(judge: fn(u64) -> Run) -> Fake {
+        Fake {
+            judge,
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    fn mixed(h: u64) -> Run {
+        match h % 10 {
+            0 => Run::Failed {
+                sqlstate: "22012".into(),
+                message: "division by zero".into(),
+                ms: 1.0,
+            },
+            1 => Run::Timeout {
+                ms: 5000.0,
+                cancelled: true,
+            },
+            2 | 3 => Run::Ok {
+                rows: 0,
+                capped: false,
+                ms: 0.5,
+            },
+            _ => Run::Ok {
+                rows: h % 7 + 1,
+                capped: false,
+                ms: 0.25,
+            },
+        }
+    }
+
+    fn generate(
+        executor: Option<&dyn QueryExecutor>,
+        allow_empty: bool,
+    ) -> (Vec<Stage2Record>, GenerateStats) {
+        let pack = SchemaPack::default_pack();
+        let mut b = Pipeline::builder(&pack)
+            .rows(120)
+            .seed(9)
+            .threads(1)
+            .allow_empty(allow_empty);
+        if let Some(e) = executor {
+            b = b.executor(e);
+        }
+        let mut records = Vec::new();
+        let stats = b
+            .build()
+            .unwrap()
+            .stream(&NoProgress, |r| {
+                records.push(r);
+                Ok(())
+            })
+            .unwrap();
+        (records, stats.generation)
+    }
+
+    #[test]
+    fn without_an_executor_records_and_stats_have_no_execution_field() {
+        let (records, stats) = generate(None, false);
+        assert!(records.iter().all(|r| r.execution.is_none()));
+        assert!(stats.execution.is_none());
+        let line = serde_json::to_string(&records[0]).unwrap();
+        assert!(!line.contains("execution"), "{line}");
+        assert!(
+            line.ends_with(&format!(",\"row\":{}}}", records[0].row)),
+            "{line}"
+        );
+        let stats_json = serde_json::to_string(&stats).unwrap();
+        assert!(!stats_json.contains("execution"));
+    }
+
+    #[test]
+    fn an_executor_that_always_succeeds_keeps_the_same_records() {
+        let (plain, _) = generate(None, false);
+        let ok = fake(|_| Run::Ok {
+            rows: 3,
+            capped: false,
+            ms: 1.5,
+        });
+        let (executed, stats) = generate(Some(&ok), false);
+        assert_eq!(plain.len(), executed.len());
+        for (p, e) in plain.iter().zip(&executed) {
+            assert_eq!(
+                e.execution,
+                Some(ExecutionInfo {
+                    rows: 3,
+                    ms: 1.5,
+                    capped: false
+                })
+            );
+            let mut e = e.clone();
+            e.execution = None;
+            assert_eq!(p, &e);
+        }
+        let x = stats.execution.unwrap();
+        assert_eq!(x.ok, 120);
+        assert!(x.executed >= 120, "{x:?}");
+        assert_eq!((x.empty, x.timeouts, x.failed.len()), (0, 0, 0));
+        // Each round's candidates fit in one batch (fewer than 256 of them).
+        assert_eq!(ok.calls.load(Ordering::Relaxed), u64::from(stats.rounds));
+        let line = serde_json::to_string(&executed[0]).unwrap();
+        assert!(
+            line.ends_with(",\"execution\":{\"rows\":3,\"ms\":1.5}}"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn failures_timeouts_and_empty_results_are_rejected_and_counted() {
+        let ex = fake(mixed);
+        let (records, stats) = generate(Some(&ex), false);
+        assert_eq!(records.len(), 120);
+        assert!(records
+            .iter()
+            .all(|r| r.execution.as_ref().is_some_and(|e| e.rows > 0)));
+        let x: ExecutionStats = stats.execution.clone().unwrap();
+        let rejected = |k: &str| stats.rejections.get(k).copied().unwrap_or(0);
+        assert!(rejected("execution_error") > 0, "{:?}", stats.rejections);
+        assert!(rejected("execution_timeout") > 0);
+        assert!(rejected("empty_result") > 0);
+        assert_eq!(
+            x.failed.get("22012").copied(),
+            Some(rejected("execution_error"))
+        );
+        assert_eq!(x.timeouts, rejected("execution_timeout"));
+        assert_eq!(x.empty, rejected("empty_result"));
+        assert_eq!(x.ok, 120 + x.empty);
+        assert!(x.total_ms > 0.0);
+
+        // Allowing empty results keeps them (and rejects none as empty).
+        let (records, stats) = generate(Some(&ex), true);
+        assert!(records
+            .iter()
+            .any(|r| r.execution.as_ref().is_some_and(|e| e.rows == 0)));
+        assert!(!stats.rejections.contains_key("empty_result"));
+    }
+
+    #[test]
+    fn a_database_out_of_reach_stops_the_run() {
+        let down = fake(|_| Run::Failed {
+            sqlstate: crate::execute::CANNOT_CONNECT.into(),
+            message: "connection refused".into(),
+            ms: 0.0,
+        });
+        let pack = SchemaPack::default_pack();
+        let err = Pipeline::builder(&pack)
+            .rows(5)
+            .threads(1)
+            .executor(&down)
+            .build()
+            .unwrap()
+            .stream(&NoProgress, |_| Ok(()))
+            .unwrap_err();
+        match err {
+            JobError::Generate(GenerateError::Execution(m)) => {
+                assert!(
+                    m.contains("reached the database: connection refused"),
+                    "{m}"
+                )
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }

@@ -70,6 +70,27 @@ pub(crate) struct EdgeCat {
     pub right: usize,
     pub right_columns: Vec<String>,
     pub predicates: Vec<String>,
+    /// One left row may match many right rows.
+    pub right_many: bool,
+    /// One right row may match many left rows.
+    pub left_many: bool,
+}
+
+impl EdgeCat {
+    /// Whether joining `to` (a side of this edge) onto the other side can multiply rows.
+    pub fn expands_into(&self, to: usize, from_is_left: bool) -> bool {
+        let _ = to;
+        if from_is_left {
+            self.right_many
+        } else {
+            self.left_many
+        }
+    }
+
+    /// A key join that is a cross product within each group (never joined, only semi-joined).
+    pub fn cross_product(&self) -> bool {
+        !self.spatial && self.left_many && self.right_many
+    }
 }
 
 /// The indexed pack.
@@ -87,6 +108,8 @@ pub(crate) struct Catalog {
     pub aggregates: BTreeSet<String>,
     /// SRID of the data (for constructors).
     pub srid: i32,
+    /// Extents of the pack's areas: literal coordinates are drawn inside one of them.
+    pub area_extents: Vec<[f64; 4]>,
 }
 
 fn stem(name: &str) -> String {
@@ -198,7 +221,33 @@ impl Catalog {
             .iter()
             .enumerate()
             .filter_map(|(i, j)| {
+                let covers_key = |table: &str, cols: &[String]| {
+                    let (s, t) = table.split_once('.')?;
+                    let (_, tb) = pack.tables().find(|(x, y)| x.name == s && y.name == t)?;
+                    Some(
+                        std::iter::once(&tb.primary_key)
+                            .chain(tb.unique.iter())
+                            .any(|k| !k.is_empty() && k.iter().all(|c| cols.contains(c))),
+                    )
+                };
+                use crate::pack::Cardinality as C;
+                let (left_many, right_many) = match (j.kind, j.cardinality) {
+                    (_, Some(C::OneToOne)) => (false, false),
+                    (_, Some(C::ManyToOne)) => (true, false),
+                    (_, Some(C::OneToMany)) => (false, true),
+                    (_, Some(C::ManyToMany)) => (true, true),
+                    // Spatial joins: a self-join (neighbours) multiplies rows, others (a
+                    // footprint in its section, under its tile) do not.
+                    (JoinKind::Spatial, None) => (j.left == j.right, j.left == j.right),
+                    // Key joins: a side whose columns cover one of its keys is the "one".
+                    (JoinKind::Key, None) => (
+                        !covers_key(&j.left, &j.left_columns).unwrap_or(false),
+                        !covers_key(&j.right, &j.right_columns).unwrap_or(false),
+                    ),
+                };
                 Some(EdgeCat {
+                    left_many,
+                    right_many,
                     index: i,
                     spatial: j.kind == JoinKind::Spatial,
                     left: index_of(&j.left)?,
@@ -243,6 +292,7 @@ impl Catalog {
             quantities,
             functions,
             srid: data.default_srid.unwrap_or(4326),
+            area_extents: data.areas.iter().map(|a| a.extent).collect(),
         }
     }
 

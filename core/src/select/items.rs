@@ -124,8 +124,7 @@ impl Attempt<'_> {
     /// A point constant: `ST_SetSRID(ST_MakePoint(x, y), srid)` (2 calls),
     /// `ST_Point(x, y, srid)` or `ST_GeomFromText('POINT(x y)', srid)` (1 call).
     fn point(&mut self, max_calls: usize, prefer_two: bool) -> Option<(PlanExpr, usize)> {
-        let lon = self.quantity("@longitude", false);
-        let lat = self.quantity("@latitude", false);
+        let (lon, lat) = self.coordinates();
         let srid = PlanExpr::number(self.cat.srid.to_string());
         if max_calls >= 2 && (prefer_two || self.rng.random_bool(0.4)) && self.rng.random_bool(0.2)
         {
@@ -177,15 +176,31 @@ impl Attempt<'_> {
     }
 
     fn envelope(&mut self) -> PlanExpr {
-        let lon = self.quantity("@longitude", false);
-        let lat = self.quantity("@latitude", false);
-        let (PlanExpr::Literal { value: x }, PlanExpr::Literal { value: y }) = (&lon, &lat) else {
-            return PlanExpr::call("ST_MakeEnvelope", vec![lon, lat]);
+        // A box of a fifth to a half of the area's width, inside the area.
+        let (x, y, d) = match self.coordinate_extent() {
+            Some(e) => {
+                let d = (e[2] - e[0]) * self.rng.random_range(0.2..0.5);
+                let x = self.rng.random_range(e[0]..=(e[2] - d).max(e[0]));
+                let y = self.rng.random_range(e[1]..=(e[3] - d).max(e[1]));
+                (x, y, d)
+            }
+            None => {
+                let lon = self.quantity("@longitude", false);
+                let lat = self.quantity("@latitude", false);
+                let (PlanExpr::Literal { value: x }, PlanExpr::Literal { value: y }) = (&lon, &lat)
+                else {
+                    return PlanExpr::call("ST_MakeEnvelope", vec![lon, lat]);
+                };
+                let x: f64 = x.text().parse().unwrap_or(9.0);
+                let y: f64 = y.text().parse().unwrap_or(45.0);
+                (
+                    x,
+                    y,
+                    *[0.01, 0.02, 0.05].choose(self.rng).expect("non-empty"),
+                )
+            }
         };
-        let x: f64 = x.text().parse().unwrap_or(9.0);
-        let y: f64 = y.text().parse().unwrap_or(45.0);
-        let d = *[0.01, 0.02, 0.05].choose(self.rng).expect("non-empty");
-        let n = |v: f64| PlanExpr::number(super::format_number(v, false, false, 0.5));
+        let n = |v: f64| PlanExpr::number(format!("{v:.4}"));
         PlanExpr::call(
             "ST_MakeEnvelope",
             vec![
@@ -629,7 +644,8 @@ impl Attempt<'_> {
                         )
                     }
                 } else {
-                    let k = PlanExpr::number(self.rng.random_range(3..=12u32).to_string());
+                    // Few clusters: K-means fails when k exceeds the rows it sees.
+                    let k = PlanExpr::number(self.rng.random_range(2..=3u32).to_string());
                     g(
                         "cluster_id",
                         Out::Num,
@@ -652,7 +668,7 @@ impl Attempt<'_> {
                     .collect::<Vec<_>>();
                 let geo = geo.choose(self.rng).cloned();
                 let roll = self.rng.random_range(0..10);
-                match (geo, roll) {
+                match (geo.clone(), roll) {
                     (Some(a), 0..=2) if budget >= 2 => {
                         let f = *["ST_Centroid", "ST_PointOnSurface"].choose(self.rng)?;
                         let pt = PlanExpr::call(f, vec![a.col()]);
@@ -699,6 +715,20 @@ impl Attempt<'_> {
                             ("ST_Polygon", Out::Other, "raster_outline"),
                         ]
                         .choose(self.rng)?;
+                        if f == "ST_Polygon" {
+                            // Vectorising every pixel of a whole tile is what ST_Polygon
+                            // costs: only the pixels under a geometry are outlined.
+                            let a = geo?;
+                            if budget < 2 {
+                                return None;
+                            }
+                            let clip = PlanExpr::call("ST_Clip", vec![r, a.col()]);
+                            return Some(g(
+                                "clipped_outline",
+                                Out::Other,
+                                PlanExpr::call("ST_Polygon", vec![clip]),
+                            ));
+                        }
                         Some(g(name, out, PlanExpr::call(f, vec![r])))
                     }
                 }

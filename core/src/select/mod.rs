@@ -255,6 +255,10 @@ pub(crate) struct Attempt<'a> {
     pub left_joined: BTreeSet<String>,
     /// Spatial expressions already placed (before any aggregate wrapping).
     pub raw_items: Vec<PlanExpr>,
+    /// The pack area the query's literal coordinates lie in (chosen at the first one).
+    pub area: Option<usize>,
+    /// Joins of the main query that can multiply rows (at most one is made).
+    pub expansions: usize,
 }
 
 fn type_allows(sql_type: &str) -> (bool, bool, bool) {
@@ -312,6 +316,8 @@ impl<'a> Attempt<'a> {
             filtered: BTreeSet::new(),
             left_joined: BTreeSet::new(),
             raw_items: Vec::new(),
+            area: None,
+            expansions: 0,
         }
     }
 
@@ -457,6 +463,16 @@ impl<'a> Attempt<'a> {
                     if e.spatial && !self.cross_predicates || !self.edge_ok(e) {
                         continue;
                     }
+                    // Never a per-group cross product; at most one join that multiplies
+                    // the rows, and only from the first relation (after a many-to-one
+                    // step it would be a cross product again), so counts and sums keep a
+                    // meaning and costs stay bounded.
+                    let from_is_left = e.left == inst.table && e.right == other;
+                    if e.cross_product()
+                        || ((self.expansions > 0 || i > 0) && e.expands_into(other, from_is_left))
+                    {
+                        continue;
+                    }
                     options.push((e, i, other));
                 }
             }
@@ -522,6 +538,10 @@ impl<'a> Attempt<'a> {
             };
             let edge = edge.clone();
             spatial_joined |= edge.spatial;
+            let from_is_left = edge.left == self.insts[from_i].table && edge.right == to_t;
+            if edge.expands_into(to_t, from_is_left) {
+                self.expansions += 1;
+            }
             let alias = self.alias_for(to_t);
             let from_inst = self.insts[from_i].clone();
             let on = self.join_condition(&edge, &from_inst, to_t, &alias);
@@ -654,16 +674,61 @@ impl<'a> Attempt<'a> {
         }
     }
 
-    /// A spatial predicate between two operands; distances in metres via geography.
+    /// A spatial predicate between two operands; distances in metres via geography. Between
+    /// two columns (a join of relations) the radius is `@join_distance_m` when the pack has
+    /// it (neighbourhood scale), else `@distance_m`.
     pub(crate) fn predicate_call(&mut self, pred: &str, l: PlanExpr, r: PlanExpr) -> PlanExpr {
         if pred.eq_ignore_ascii_case("ST_DWithin") {
-            let d = self.quantity("@distance_m", true);
+            let between_columns =
+                matches!(l, PlanExpr::Column { .. }) && matches!(r, PlanExpr::Column { .. });
+            let q = if between_columns && self.cat.quantities.contains_key("@join_distance_m") {
+                "@join_distance_m"
+            } else {
+                "@distance_m"
+            };
+            let d = self.quantity(q, true);
             PlanExpr::call(
                 "ST_DWithin",
                 vec![l.cast("geography"), r.cast("geography"), d],
             )
         } else {
             PlanExpr::call(pred, vec![l, r])
+        }
+    }
+
+    /// The extent literal coordinates are drawn in: one of the pack's areas (the same for
+    /// every coordinate of the query), else the `@longitude` / `@latitude` ranges.
+    pub(crate) fn coordinate_extent(&mut self) -> Option<[f64; 4]> {
+        let extents = &self.cat.area_extents;
+        if extents.is_empty() {
+            return None;
+        }
+        let i = match self.area {
+            Some(i) => i,
+            None => {
+                let i = self.rng.random_range(0..extents.len());
+                self.area = Some(i);
+                i
+            }
+        };
+        Some(extents[i])
+    }
+
+    /// A point's coordinates as literals: inside the query's area (4 decimals, about 10 m).
+    pub(crate) fn coordinates(&mut self) -> (PlanExpr, PlanExpr) {
+        match self.coordinate_extent() {
+            Some(e) => {
+                let x = self.rng.random_range(e[0]..=e[2]);
+                let y = self.rng.random_range(e[1]..=e[3]);
+                (
+                    PlanExpr::number(format!("{x:.4}")),
+                    PlanExpr::number(format!("{y:.4}")),
+                )
+            }
+            None => (
+                self.quantity("@longitude", false),
+                self.quantity("@latitude", false),
+            ),
         }
     }
 
