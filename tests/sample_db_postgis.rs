@@ -264,4 +264,4 @@ fn a_generated_run_executes_on_the_sample_database() {
 
 /// Share of generated queries that must execute without error within 5 s on the small
 /// sample database (measured: see README "Execute queries").
-const MIN_EXECUTED_SHARE: f64 = 0.97;
+const MIN_EXECUTED_SHARE: f64 = 0.98;

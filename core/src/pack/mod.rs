@@ -194,10 +194,12 @@ pub struct JoinEdge {
     /// What the join means.
     #[serde(default)]
     pub description: String,
-    /// How many rows of each side match one row of the other, read left to right; when
-    /// absent it follows from the keys (columns covering a primary or unique key are the
-    /// "one" side). `many_to_many` key joins are per-group cross products: the generator
-    /// uses them only as semi-joins (`EXISTS`, `IN`).
+    /// How many rows of each side match one row of the other, read left to right. When
+    /// absent, a key join's follows from the keys (columns covering a primary or unique key
+    /// are the "one" side) and a spatial join's is many to many. `many_to_many` key joins
+    /// are per-group cross products: the generator uses them only as semi-joins (`EXISTS`,
+    /// `IN`); a spatial one (neighbours within a distance) multiplies rows like a
+    /// one-to-many join, and the generator makes at most one such join per query.
     #[serde(default)]
     pub cardinality: Option<Cardinality>,
 }

@@ -236,9 +236,8 @@ impl Catalog {
                     (_, Some(C::ManyToOne)) => (true, false),
                     (_, Some(C::OneToMany)) => (false, true),
                     (_, Some(C::ManyToMany)) => (true, true),
-                    // Spatial joins: a self-join (neighbours) multiplies rows, others (a
-                    // footprint in its section, under its tile) do not.
-                    (JoinKind::Spatial, None) => (j.left == j.right, j.left == j.right),
+                    // Spatial joins the pack does not qualify: either side may match many.
+                    (JoinKind::Spatial, None) => (true, true),
                     // Key joins: a side whose columns cover one of its keys is the "one".
                     (JoinKind::Key, None) => (
                         !covers_key(&j.left, &j.left_columns).unwrap_or(false),

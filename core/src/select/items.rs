@@ -644,8 +644,9 @@ impl Attempt<'_> {
                         )
                     }
                 } else {
-                    // Few clusters: K-means fails when k exceeds the rows it sees.
-                    let k = PlanExpr::number(self.rng.random_range(2..=3u32).to_string());
+                    // Two clusters: K-means fails when k exceeds the rows it sees, and the
+                    // selector does not know how many rows the filters leave.
+                    let k = PlanExpr::number("2");
                     g(
                         "cluster_id",
                         Out::Num,
@@ -705,16 +706,28 @@ impl Attempt<'_> {
                         PlanExpr::call("ST_Clip", vec![r, a.col()]),
                     )),
                     _ => {
-                        let (f, out, name) = *[
+                        let metadata = [
                             ("ST_Width", Out::Num, "width_px"),
                             ("ST_Height", Out::Num, "height_px"),
                             ("ST_NumBands", Out::Num, "band_count"),
                             ("ST_PixelWidth", Out::Num, "pixel_width"),
+                        ];
+                        let whole_tile = [
                             ("ST_Count", Out::Num, "pixel_count"),
                             ("ST_SummaryStats", Out::Other, "raster_stats"),
                             ("ST_Polygon", Out::Other, "raster_outline"),
-                        ]
-                        .choose(self.rng)?;
+                        ];
+                        // Statistics over a whole tile, once per joined vector row, repeat
+                        // the same work and mean nothing per row: with a vector relation in
+                        // the query, the tile's metadata or the outline of its pixels under
+                        // the geometry (ST_Polygon below); whole-tile statistics only for
+                        // queries about the tiles themselves.
+                        let choices: Vec<(&str, Out, &str)> = if geo.is_some() {
+                            metadata.iter().chain(&whole_tile[2..]).copied().collect()
+                        } else {
+                            metadata.iter().chain(&whole_tile[..2]).copied().collect()
+                        };
+                        let (f, out, name) = *choices.choose(self.rng)?;
                         if f == "ST_Polygon" {
                             // Vectorising every pixel of a whole tile is what ST_Polygon
                             // costs: only the pixels under a geometry are outlined.
