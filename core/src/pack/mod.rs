@@ -11,8 +11,9 @@ mod ddl;
 mod sample;
 
 pub use sample::{
-    Area, ColumnFill, Levels, Link, PostLoad, RowSource, SampleData, Surface, SurfaceBy, TableFill,
-    ValueSource,
+    Area, ColumnFill, FootprintsSource, Levels, Link, NetworkEdgesSource, NetworkNodesSource,
+    PerAreaSource, PerRowSource, PostLoad, RasterTilesSource, RowSource, SampleData, Surface,
+    SurfaceBy, TableFill, TilingSource, ValueSource,
 };
 
 use std::collections::HashMap;

@@ -85,144 +85,181 @@ pub struct TableFill {
 
 /// A generic way of making a table's rows.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RowSource {
     /// One row per area (times each combination of the `for_each` columns' enum values).
-    PerArea {
-        /// Columns whose value domain is repeated per area.
-        #[serde(default)]
-        for_each: Vec<String>,
-        /// Column receiving the area's boundary polygon.
-        #[serde(default)]
-        boundary: Option<String>,
-        /// Column receiving the area's centre point.
-        #[serde(default)]
-        center: Option<String>,
-    },
+    PerArea(PerAreaSource),
     /// Cells that tile each area exactly (quadrilaterals with shared vertices).
-    Tiling {
-        /// Geometry column receiving the cell.
-        geometry: String,
-        /// Approximate cell side in metres.
-        cell_m: f64,
-        /// Share of cells made of two separate parts.
-        #[serde(default)]
-        multipart_share: f64,
-        /// Share of cells whose geometry is made invalid (a documented defect).
-        #[serde(default)]
-        invalid_share: f64,
-    },
+    Tiling(TilingSource),
     /// Building-like polygons placed in lots inside the cells of a tiling table.
-    Footprints {
-        /// Geometry column receiving the footprint.
-        geometry: String,
-        /// Distinct footprints over all areas at scale 1.
-        count: u64,
-        /// The tiling table the footprints lie in.
-        within: String,
-        /// Column of this table receiving a column of the containing cell (e.g. a census code).
-        #[serde(default)]
-        link: Option<Link>,
-        /// One row per footprint and level: the column and, per value of its domain, the
-        /// share of footprints present at that level.
-        #[serde(default)]
-        levels: Option<Levels>,
-        /// Heights drawn per footprint, in metres (skewed towards the low end).
-        height_m: [f64; 2],
-        /// Footprint side lengths in metres.
-        side_m: [f64; 2],
-        /// Share of cells left without footprints (parks, squares, yards).
-        #[serde(default)]
-        empty_share: f64,
-        /// Share of footprints that fill their lot's width (terraced, touching neighbours).
-        #[serde(default)]
-        terraced_share: f64,
-        /// Share of footprints that are multipolygons of two parts.
-        #[serde(default)]
-        multipolygon_share: f64,
-        /// Share of footprints placed across a cell boundary (a documented defect).
-        #[serde(default)]
-        straddle_share: f64,
-        /// Share of footprints duplicated under another identifier (a documented defect).
-        #[serde(default)]
-        duplicate_share: f64,
-        /// Share of footprints made invalid (self-intersecting; a documented defect).
-        #[serde(default)]
-        invalid_share: f64,
-    },
+    Footprints(FootprintsSource),
     /// One row per row of an earlier table (its key join columns copied), times each
     /// combination of the `for_each` columns' enum values.
-    PerRow {
-        /// The parent table.
-        of: String,
-        /// Only parent rows whose column has one of these values.
-        #[serde(default)]
-        filter: BTreeMap<String, Vec<serde_json::Value>>,
-        /// Columns whose value domain is repeated per parent row.
-        #[serde(default)]
-        for_each: Vec<String>,
-        /// Share of parent rows that get rows (1: all).
-        #[serde(default = "one")]
-        share: f64,
-    },
+    PerRow(PerRowSource),
     /// Points of a connected network in each area.
-    NetworkNodes {
-        /// Geometry column receiving the point.
-        geometry: String,
-        /// Nodes per area at scale 1 (times the square root of the scale factor).
-        count_per_area: u64,
-        /// When set, the first node of each area is a feeding node this far (km) from the
-        /// area's centre, outside it (a primary substation supplying the district).
-        #[serde(default)]
-        feeder_km: Option<[f64; 2]>,
-    },
+    NetworkNodes(NetworkNodesSource),
     /// Lines joining the nodes of a network table: a spanning tree plus a few extra edges,
     /// ending on their nodes, following a street-like path.
-    NetworkEdges {
-        /// The node table; the key joins between it and this table say which columns hold
-        /// the end nodes.
-        nodes: String,
-        /// Geometry column receiving the line.
-        geometry: String,
-        /// Extra edges beyond the spanning tree, as a share of the nodes: half of them to a
-        /// node's second-nearest neighbour, half between random nodes (long feeders).
-        #[serde(default)]
-        extra_share: f64,
-        /// Columns whose value domain is repeated per edge.
-        #[serde(default)]
-        for_each: Vec<String>,
-        /// Share of lines that are closed, self-crossing loops (a documented defect; at
-        /// least one per area when positive).
-        #[serde(default)]
-        closed_share: f64,
-        /// Share of lines whose start misses its node by a few metres (a documented defect;
-        /// at least one per area when positive).
-        #[serde(default)]
-        gap_share: f64,
-    },
+    NetworkEdges(NetworkEdgesSource),
     /// Raster tiles covering each area.
-    RasterTiles {
-        /// Raster column receiving the tile.
-        raster: String,
-        /// Pixel size in metres (converted to the pack's SRID units at each area).
-        pixel_m: f64,
-        /// Tile width and height in pixels.
-        tile_px: u32,
-        /// What the pixels hold.
-        surface: Surface,
-        /// When set, one set of tiles per value of this column, with a surface per value.
-        #[serde(default)]
-        by: Option<SurfaceBy>,
-    },
+    RasterTiles(RasterTilesSource),
+}
+
+/// Row source `per_area`: one row per area (times each combination of the `for_each` columns' enum values).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PerAreaSource {
+    /// Columns whose value domain is repeated per area.
+    #[serde(default)]
+    pub for_each: Vec<String>,
+    /// Column receiving the area's boundary polygon.
+    #[serde(default)]
+    pub boundary: Option<String>,
+    /// Column receiving the area's centre point.
+    #[serde(default)]
+    pub center: Option<String>,
+}
+
+/// Row source `tiling`: cells that tile each area exactly (quadrilaterals with shared vertices).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TilingSource {
+    /// Geometry column receiving the cell.
+    pub geometry: String,
+    /// Approximate cell side in metres.
+    pub cell_m: f64,
+    /// Share of cells made of two separate parts.
+    #[serde(default)]
+    pub multipart_share: f64,
+    /// Share of cells whose geometry is made invalid (a documented defect).
+    #[serde(default)]
+    pub invalid_share: f64,
+}
+
+/// Row source `footprints`: building-like polygons placed in lots inside the cells of a tiling table.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FootprintsSource {
+    /// Geometry column receiving the footprint.
+    pub geometry: String,
+    /// Distinct footprints over all areas at scale 1.
+    pub count: u64,
+    /// The tiling table the footprints lie in.
+    pub within: String,
+    /// Column of this table receiving a column of the containing cell (e.g. a census code).
+    #[serde(default)]
+    pub link: Option<Link>,
+    /// One row per footprint and level: the column and, per value of its domain, the
+    /// share of footprints present at that level.
+    #[serde(default)]
+    pub levels: Option<Levels>,
+    /// Heights drawn per footprint, in metres (skewed towards the low end).
+    pub height_m: [f64; 2],
+    /// Footprint side lengths in metres.
+    pub side_m: [f64; 2],
+    /// Share of cells left without footprints (parks, squares, yards).
+    #[serde(default)]
+    pub empty_share: f64,
+    /// Share of footprints that fill their lot's width (terraced, touching neighbours).
+    #[serde(default)]
+    pub terraced_share: f64,
+    /// Share of footprints that are multipolygons of two parts.
+    #[serde(default)]
+    pub multipolygon_share: f64,
+    /// Share of footprints placed across a cell boundary (a documented defect).
+    #[serde(default)]
+    pub straddle_share: f64,
+    /// Share of footprints duplicated under another identifier (a documented defect).
+    #[serde(default)]
+    pub duplicate_share: f64,
+    /// Share of footprints made invalid (self-intersecting; a documented defect).
+    #[serde(default)]
+    pub invalid_share: f64,
+}
+
+/// Row source `per_row`: one row per row of an earlier table (its key join columns copied), times each
+/// combination of the `for_each` columns' enum values.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PerRowSource {
+    /// The parent table.
+    pub of: String,
+    /// Only parent rows whose column has one of these values.
+    #[serde(default)]
+    pub filter: BTreeMap<String, Vec<serde_json::Value>>,
+    /// Columns whose value domain is repeated per parent row.
+    #[serde(default)]
+    pub for_each: Vec<String>,
+    /// Share of parent rows that get rows (1: all).
+    #[serde(default = "one")]
+    pub share: f64,
+}
+
+/// Row source `network_nodes`: points of a connected network in each area.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkNodesSource {
+    /// Geometry column receiving the point.
+    pub geometry: String,
+    /// Nodes per area at scale 1 (times the square root of the scale factor).
+    pub count_per_area: u64,
+    /// When set, the first node of each area is a feeding node this far (km) from the
+    /// area's centre, outside it (a primary substation supplying the district).
+    #[serde(default)]
+    pub feeder_km: Option<[f64; 2]>,
+}
+
+/// Row source `network_edges`: lines joining the nodes of a network table: a spanning tree plus a few extra edges,
+/// ending on their nodes, following a street-like path.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkEdgesSource {
+    /// The node table; the key joins between it and this table say which columns hold
+    /// the end nodes.
+    pub nodes: String,
+    /// Geometry column receiving the line.
+    pub geometry: String,
+    /// Extra edges beyond the spanning tree, as a share of the nodes: half of them to a
+    /// node's second-nearest neighbour, half between random nodes (long feeders).
+    #[serde(default)]
+    pub extra_share: f64,
+    /// Columns whose value domain is repeated per edge.
+    #[serde(default)]
+    pub for_each: Vec<String>,
+    /// Share of lines that are closed, self-crossing loops (a documented defect; at
+    /// least one per area when positive).
+    #[serde(default)]
+    pub closed_share: f64,
+    /// Share of lines whose start misses its node by a few metres (a documented defect;
+    /// at least one per area when positive).
+    #[serde(default)]
+    pub gap_share: f64,
+}
+
+/// Row source `raster_tiles`: raster tiles covering each area.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RasterTilesSource {
+    /// Raster column receiving the tile.
+    pub raster: String,
+    /// Pixel size in metres (converted to the pack's SRID units at each area).
+    pub pixel_m: f64,
+    /// Tile width and height in pixels.
+    pub tile_px: u32,
+    /// What the pixels hold.
+    pub surface: Surface,
+    /// When set, one set of tiles per value of this column, with a surface per value.
+    #[serde(default)]
+    pub by: Option<SurfaceBy>,
 }
 
 impl RowSource {
     /// The tables (`schema.table`) this source reads, which must be filled before.
     pub fn refers_to(&self) -> Vec<&str> {
         match self {
-            RowSource::Footprints { within, .. } => vec![within.as_str()],
-            RowSource::PerRow { of, .. } => vec![of.as_str()],
-            RowSource::NetworkEdges { nodes, .. } => vec![nodes.as_str()],
+            RowSource::Footprints(s) => vec![s.within.as_str()],
+            RowSource::PerRow(s) => vec![s.of.as_str()],
+            RowSource::NetworkEdges(s) => vec![s.nodes.as_str()],
             _ => Vec::new(),
         }
     }

@@ -3,22 +3,24 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
-use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 mod columns;
+mod network;
+mod places;
+mod rasters;
 mod shapes;
 
-use shapes::{
-    boundary, extent_area, inverted_hole, loop_path, spanning_edges, street_path, tile_quads,
-};
+use shapes::boundary;
 
-use super::geometry::{self, close, rect, snap, Frame, Geom, Pt};
-use super::raster::{self, Grid, Terrain};
+use super::geometry::{Frame, Pt};
+use super::raster::{Grid, Terrain};
 use super::values::{self, ColKind, Val};
 use super::{SampleDbError, TableRows};
-use crate::pack::{Area, JoinKind, RowSource, SchemaPack, Surface, TableFill, ValueDomain};
+use crate::pack::{
+    Area, JoinKind, PerRowSource, RowSource, SchemaPack, Surface, TableFill, ValueDomain,
+};
 
 /// Purpose tag of the sample database's random streams.
 const SAMPLE_DB: u64 = 0x5341_4d50_4442;
@@ -91,6 +93,30 @@ struct Extra {
     footprints: Vec<Footprint>,
     nodes: Vec<Node>,
     raster: Option<RasterLayer>,
+}
+
+/// The table being filled, handed to each row source.
+pub(super) struct Ctx {
+    /// `schema.table`.
+    name: String,
+    /// Its rows so far.
+    out: TableRows,
+    /// Per column: whether its geometry type is a multi-geometry.
+    multi: Vec<bool>,
+    /// What later tables need of this one.
+    extra: Extra,
+    /// Its index among the filled tables.
+    tix: usize,
+}
+
+impl Ctx {
+    fn col(&self, c: &str) -> Result<usize, SampleDbError> {
+        self.out
+            .columns
+            .iter()
+            .position(|x| x == c)
+            .ok_or_else(|| err(&self.name, format!("has no column {c}")))
+    }
 }
 
 /// Counts the builder reports.
@@ -223,545 +249,83 @@ impl<'a> Builder<'a> {
                     .contains("multi")
             })
             .collect();
-        let mut out = TableRows {
-            table: name.clone(),
-            columns,
-            kinds,
-            rows: Vec::new(),
+        let mut t = Ctx {
+            name: name.clone(),
+            out: TableRows {
+                table: name.clone(),
+                columns,
+                kinds,
+                rows: Vec::new(),
+            },
+            multi,
+            extra: Extra::default(),
+            tix: self.tables.len(),
         };
-        let col = |out: &TableRows, c: &str| -> Result<usize, SampleDbError> {
-            out.columns
-                .iter()
-                .position(|x| x == c)
-                .ok_or_else(|| err(&name, format!("has no column {c}")))
-        };
-        let mut extra = Extra::default();
-        let tix = self.tables.len();
         match &spec.rows {
-            RowSource::PerArea {
-                for_each,
-                boundary,
-                center,
-            } => {
-                let combos = self.combos(&name, for_each)?;
-                for area in self.areas_for(&name) {
-                    for (k, combo) in combos.iter().enumerate() {
-                        let mut row = self.new_row(&out, area, Some((tix, area as u64)), 1);
-                        row.n = k as u64 + 1;
-                        self.set_combo(&mut row, &out, combo, &name)?;
-                        let ring = self.boundaries[area].clone();
-                        if let Some(b) = boundary {
-                            let i = col(&out, b)?;
-                            set(
-                                &mut row,
-                                i,
-                                Val::Geom(Geom::Polygons {
-                                    parts: vec![ring.clone()],
-                                    multi: multi[i],
-                                }),
-                            );
-                        }
-                        if let Some(c) = center {
-                            let i = col(&out, c)?;
-                            set(
-                                &mut row,
-                                i,
-                                Val::Geom(Geom::Point(snap(geometry::vertex_mean(&ring)))),
-                            );
-                        }
-                        out.rows.push(row);
-                    }
-                }
+            RowSource::PerArea(s) => self.per_area(&mut t, s)?,
+            RowSource::Tiling(s) => self.tiling(&mut t, s)?,
+            RowSource::Footprints(s) => self.footprints(&mut t, s)?,
+            RowSource::PerRow(s) => self.per_row(&mut t, s)?,
+            RowSource::NetworkNodes(s) => self.network_nodes(&mut t, s)?,
+            RowSource::NetworkEdges(s) => self.network_edges(&mut t, s)?,
+            RowSource::RasterTiles(s) => self.raster_tiles(&mut t, s)?,
+        }
+        let tix = t.tix;
+        self.tables.push(t.out);
+        self.extra.push(t.extra);
+        self.draw_columns(tix, &spec.columns)?;
+        Ok(())
+    }
+
+    /// Rows of a `per_row` source.
+    pub(super) fn per_row(&mut self, t: &mut Ctx, s: &PerRowSource) -> Result<(), SampleDbError> {
+        let PerRowSource {
+            of,
+            filter,
+            for_each,
+            share,
+        } = s;
+        let name = t.name.clone();
+        let pi = self.table_index(of, &name)?;
+        let combos = self.combos(&name, for_each)?;
+        let copies = self.key_copies(of, &name, &t.out)?;
+        let parent = &self.tables[pi];
+        let filters: Vec<(usize, &Vec<serde_json::Value>)> = filter
+            .iter()
+            .map(|(c, vs)| {
+                Ok((
+                    parent
+                        .col(c)
+                        .ok_or_else(|| err(&name, format!("{of} has no column {c}")))?,
+                    vs,
+                ))
+            })
+            .collect::<Result<_, SampleDbError>>()?;
+        let mut rng = stream(self.seed, &format!("{name}/per_row"), 0);
+        let mut per_area_rows: HashMap<usize, u64> = HashMap::new();
+        let parent_rows = parent.rows.clone();
+        for prow in &parent_rows {
+            if !filters
+                .iter()
+                .all(|(c, vs)| vs.iter().any(|v| same_value(&prow.vals[*c], v)))
+            {
+                continue;
             }
-            RowSource::Tiling {
-                geometry: g,
-                cell_m,
-                multipart_share,
-                invalid_share,
-            } => {
-                let gi = col(&out, g)?;
-                let areas = self.areas_for(&name);
-                let mut rng = stream(self.seed, &format!("{name}/tiling"), 0);
-                for &area in &areas {
-                    let (nx, ny) = self.cell_counts(area, *cell_m);
-                    let quads = tile_quads(&self.areas[area].extent, nx, ny, &mut rng);
-                    // Multi-part cells absorb the cell two columns to their right.
-                    let mut owner: Vec<Option<usize>> = vec![None; quads.len()];
-                    let mut partner: Vec<Option<usize>> = vec![None; quads.len()];
-                    for i in 0..quads.len() {
-                        let (cx, cy) = (i % nx, i / nx);
-                        if owner[i].is_some() || partner[i].is_some() || cx + 2 >= nx {
-                            continue;
-                        }
-                        let j = cy * nx + cx + 2;
-                        if owner[j].is_none()
-                            && partner[j].is_none()
-                            && rng.random::<f64>() < *multipart_share
-                        {
-                            partner[i] = Some(j);
-                            owner[j] = Some(i);
-                        }
-                    }
-                    let mut row_of = vec![0usize; quads.len()];
-                    // At least one invalid cell per area when the share is positive.
-                    let invalid_here = (invalid_share * quads.len() as f64).ceil() as usize;
-                    let invalid_at: Vec<usize> = {
-                        let mut idx: Vec<usize> = (0..quads.len())
-                            .filter(|&i| owner[i].is_none() && partner[i].is_none())
-                            .collect();
-                        idx.shuffle(&mut rng);
-                        idx.truncate(invalid_here);
-                        idx
-                    };
-                    let mut emitted = 0usize;
-                    for i in 0..quads.len() {
-                        if owner[i].is_some() {
-                            continue;
-                        }
-                        let mut parts = vec![quads[i].clone()];
-                        if let Some(j) = partner[i] {
-                            parts.push(quads[j].clone());
-                        }
-                        let mut row =
-                            self.new_row(&out, area, Some((tix, i as u64)), emitted as u64 + 1);
-                        row.n = emitted as u64 + 1;
-                        if invalid_at.contains(&i) {
-                            parts[0] = inverted_hole(&parts[0]);
-                            *self
-                                .planted
-                                .defects
-                                .entry(format!("{name}: invalid geometry"))
-                                .or_default() += 1;
-                        }
-                        set(
-                            &mut row,
-                            gi,
-                            Val::Geom(Geom::Polygons {
-                                parts,
-                                multi: multi[gi],
-                            }),
-                        );
-                        row_of[i] = out.rows.len();
-                        out.rows.push(row);
-                        emitted += 1;
-                    }
-                    for i in 0..quads.len() {
-                        let row = match owner[i] {
-                            Some(o) => row_of[o],
-                            None => row_of[i],
-                        };
-                        extra.cells.push(Cell {
-                            area,
-                            quad: quads[i].clone(),
-                            row,
-                        });
-                    }
-                }
+            if !self.areas[prow.area].fills(&name) || rng.random::<f64>() >= *share {
+                continue;
             }
-            RowSource::Footprints {
-                geometry: g,
-                count,
-                within,
-                link,
-                levels,
-                height_m,
-                side_m,
-                empty_share,
-                terraced_share,
-                multipolygon_share,
-                straddle_share,
-                duplicate_share,
-                invalid_share,
-            } => {
-                let gi = col(&out, g)?;
-                let wi = self.table_index(within, &name)?;
-                let cells = self.extra[wi].cells.clone();
-                let areas = self.areas_for(&name);
-                let weight: f64 = areas
-                    .iter()
-                    .map(|&a| extent_area(&self.areas[a].extent))
-                    .sum();
-                let mut fps: Vec<Footprint> = Vec::new();
-                for &area in &areas {
-                    let n = ((*count as f64) * self.scale * extent_area(&self.areas[area].extent)
-                        / weight)
-                        .round() as usize;
-                    let mut rng = stream(self.seed, &format!("{name}/footprints"), area as u64);
-                    let mine: Vec<&Cell> = cells
-                        .iter()
-                        .filter(|c| c.area == area)
-                        .filter(|_| rng.random::<f64>() >= *empty_share)
-                        .collect();
-                    fps.extend(self.place_footprints(
-                        area,
-                        &mine,
-                        n,
-                        *height_m,
-                        *side_m,
-                        *terraced_share,
-                        *multipolygon_share,
-                        *straddle_share,
-                        &mut rng,
-                    ));
+            for combo in &combos {
+                let rn = per_area_rows.entry(prow.area).or_default();
+                *rn += 1;
+                let mut row = self.new_row(&t.out, prow.area, prow.entity, prow.entity_n);
+                row.n = *rn;
+                for &(from, to) in &copies {
+                    set(&mut row, to, prow.vals[from].clone());
                 }
-                // Defects: duplicates under another id, invalid (self-intersecting) copies.
-                let mut rng = stream(self.seed, &format!("{name}/defects"), 0);
-                let base = fps.len();
-                let n_dup = (duplicate_share * base as f64).round() as usize;
-                let n_bad = (invalid_share * base as f64).round() as usize;
-                let mut order: Vec<usize> = (0..base).collect();
-                order.shuffle(&mut rng);
-                for &i in order.iter().take(n_dup) {
-                    let mut f = fps[i].clone();
-                    f.burnt = false;
-                    fps.push(f);
-                }
-                for &i in order.iter().skip(n_dup).take(n_bad) {
-                    fps[i].parts[0] = inverted_hole(&fps[i].parts[0]);
-                }
-                if n_dup > 0 {
-                    *self
-                        .planted
-                        .defects
-                        .entry(format!("{name}: duplicated footprint"))
-                        .or_default() += n_dup as u64;
-                }
-                if n_bad > 0 {
-                    *self
-                        .planted
-                        .defects
-                        .entry(format!("{name}: invalid geometry"))
-                        .or_default() += n_bad as u64;
-                }
-                let link_cols = match link {
-                    Some(l) => Some((
-                        col(&out, &l.column)?,
-                        self.tables[wi].col(&l.from).ok_or_else(|| {
-                            err(&name, format!("{within} has no column {}", l.from))
-                        })?,
-                    )),
-                    None => None,
-                };
-                let levels_spec: Vec<(Val, f64)> = match levels {
-                    Some(l) => {
-                        let li = col(&out, &l.column)?;
-                        l.shares
-                            .iter()
-                            .map(|(v, s)| {
-                                Ok((
-                                    values::from_json(v, out.kinds[li])
-                                        .map_err(|e| err(&name, e))?,
-                                    *s,
-                                ))
-                            })
-                            .collect::<Result<_, SampleDbError>>()?
-                    }
-                    None => vec![(Val::Null, 1.0)],
-                };
-                let level_col = match levels {
-                    Some(l) => Some(col(&out, &l.column)?),
-                    None => None,
-                };
-                let mut per_area_n: HashMap<usize, u64> = HashMap::new();
-                let mut per_area_rows: HashMap<usize, u64> = HashMap::new();
-                for (e, f) in fps.iter().enumerate() {
-                    let en = per_area_n.entry(f.area).or_default();
-                    *en += 1;
-                    let entity_n = *en;
-                    let mut rng = stream(self.seed, &format!("{name}/levels"), e as u64);
-                    for (li, (level, share)) in levels_spec.iter().enumerate() {
-                        // Level 0 always exists; the others with their share.
-                        if li > 0 && rng.random::<f64>() >= *share {
-                            continue;
-                        }
-                        let rn = per_area_rows.entry(f.area).or_default();
-                        *rn += 1;
-                        let mut row = self.new_row(&out, f.area, Some((tix, e as u64)), entity_n);
-                        row.n = *rn;
-                        if let Some(i) = level_col {
-                            set(&mut row, i, level.clone());
-                        }
-                        let parts = if li >= 2 {
-                            f.parts.iter().map(|r| geometry::densify(r)).collect()
-                        } else {
-                            f.parts.clone()
-                        };
-                        set(
-                            &mut row,
-                            gi,
-                            Val::Geom(Geom::Polygons {
-                                parts,
-                                multi: multi[gi],
-                            }),
-                        );
-                        if let Some((lc, from)) = link_cols {
-                            set(
-                                &mut row,
-                                lc,
-                                self.tables[wi].rows[f.cell_row].vals[from].clone(),
-                            );
-                        }
-                        out.rows.push(row);
-                    }
-                }
-                extra.footprints = fps;
-            }
-            RowSource::PerRow {
-                of,
-                filter,
-                for_each,
-                share,
-            } => {
-                let pi = self.table_index(of, &name)?;
-                let combos = self.combos(&name, for_each)?;
-                let copies = self.key_copies(of, &name, &out)?;
-                let parent = &self.tables[pi];
-                let filters: Vec<(usize, &Vec<serde_json::Value>)> = filter
-                    .iter()
-                    .map(|(c, vs)| {
-                        Ok((
-                            parent
-                                .col(c)
-                                .ok_or_else(|| err(&name, format!("{of} has no column {c}")))?,
-                            vs,
-                        ))
-                    })
-                    .collect::<Result<_, SampleDbError>>()?;
-                let mut rng = stream(self.seed, &format!("{name}/per_row"), 0);
-                let mut per_area_rows: HashMap<usize, u64> = HashMap::new();
-                let parent_rows = parent.rows.clone();
-                for prow in &parent_rows {
-                    if !filters
-                        .iter()
-                        .all(|(c, vs)| vs.iter().any(|v| same_value(&prow.vals[*c], v)))
-                    {
-                        continue;
-                    }
-                    if !self.areas[prow.area].fills(&name) || rng.random::<f64>() >= *share {
-                        continue;
-                    }
-                    for combo in &combos {
-                        let rn = per_area_rows.entry(prow.area).or_default();
-                        *rn += 1;
-                        let mut row = self.new_row(&out, prow.area, prow.entity, prow.entity_n);
-                        row.n = *rn;
-                        for &(from, to) in &copies {
-                            set(&mut row, to, prow.vals[from].clone());
-                        }
-                        self.set_combo(&mut row, &out, combo, &name)?;
-                        out.rows.push(row);
-                    }
-                }
-            }
-            RowSource::NetworkNodes {
-                geometry: g,
-                count_per_area,
-                feeder_km,
-            } => {
-                let gi = col(&out, g)?;
-                for area in self.areas_for(&name) {
-                    let n = ((*count_per_area as f64) * self.scale.sqrt())
-                        .round()
-                        .max(2.0) as u64;
-                    let mut rng = stream(self.seed, &format!("{name}/nodes"), area as u64);
-                    let ring = &self.boundaries[area];
-                    let e = self.areas[area].extent;
-                    for k in 0..n {
-                        let mut p = geometry::vertex_mean(ring);
-                        if let (0, Some([lo, hi])) = (k, feeder_km) {
-                            let d = rng.random_range(*lo..=*hi) * 1000.0;
-                            let a = rng.random_range(0.0..std::f64::consts::TAU);
-                            p = self.frame(area).offset(p, d * a.cos(), d * a.sin());
-                        } else if k > 0 {
-                            for _ in 0..100 {
-                                let q =
-                                    (rng.random_range(e[0]..e[2]), rng.random_range(e[1]..e[3]));
-                                if geometry::inside(ring, q) {
-                                    p = q;
-                                    break;
-                                }
-                            }
-                        }
-                        let p = snap(p);
-                        let mut row = self.new_row(&out, area, Some((tix, k)), k + 1);
-                        row.n = k + 1;
-                        set(&mut row, gi, Val::Geom(Geom::Point(p)));
-                        extra.nodes.push(Node {
-                            area,
-                            pt: p,
-                            row: out.rows.len(),
-                        });
-                        out.rows.push(row);
-                    }
-                }
-            }
-            RowSource::NetworkEdges {
-                nodes,
-                geometry: g,
-                extra_share,
-                for_each,
-                closed_share,
-                gap_share,
-            } => {
-                let gi = col(&out, g)?;
-                let ni = self.table_index(nodes, &name)?;
-                let ends = self.key_copy_sets(nodes, &name, &out)?;
-                if ends.len() < 2 {
-                    return Err(err(
-                        &name,
-                        format!(
-                            "needs two key joins from {nodes} (one per end), found {}",
-                            ends.len()
-                        ),
-                    ));
-                }
-                let combos = self.combos(&name, for_each)?;
-                let node_list = self.extra[ni].nodes.clone();
-                let node_rows = self.tables[ni].rows.clone();
-                let mut edge_id = 0u64;
-                for area in self.areas_for(&name) {
-                    let mine: Vec<&Node> = node_list.iter().filter(|n| n.area == area).collect();
-                    if mine.len() < 2 {
-                        continue;
-                    }
-                    let frame = self.frame(area);
-                    let mut rng = stream(self.seed, &format!("{name}/edges"), area as u64);
-                    let edges = spanning_edges(&mine, frame, *extra_share, &mut rng);
-                    let mut closed_at: Vec<usize> = (0..edges.len()).collect();
-                    closed_at.shuffle(&mut rng);
-                    closed_at.truncate((closed_share * edges.len() as f64).ceil() as usize);
-                    let mut gap_at: Vec<usize> = (0..edges.len())
-                        .filter(|k| !closed_at.contains(k))
-                        .collect();
-                    gap_at.shuffle(&mut rng);
-                    gap_at.truncate((gap_share * edges.len() as f64).ceil() as usize);
-                    let mut per_area_rows = 0u64;
-                    for (k, (a, b)) in edges.into_iter().enumerate() {
-                        let (a, b) = if rng.random::<bool>() { (a, b) } else { (b, a) };
-                        let closed = closed_at.contains(&k);
-                        let gap = gap_at.contains(&k);
-                        let path = if closed {
-                            *self
-                                .planted
-                                .defects
-                                .entry(format!("{name}: closed line"))
-                                .or_default() += 1;
-                            loop_path(mine[a].pt, frame, &mut rng)
-                        } else {
-                            let mut p = street_path(mine[a].pt, mine[b].pt, frame, &mut rng);
-                            if gap {
-                                *self
-                                    .planted
-                                    .defects
-                                    .entry(format!("{name}: start off its node"))
-                                    .or_default() += 1;
-                                p[0] = snap(frame.offset(
-                                    p[0],
-                                    rng.random_range(4.0..12.0),
-                                    rng.random_range(4.0..12.0),
-                                ));
-                            }
-                            p
-                        };
-                        let b = if closed { a } else { b };
-                        for combo in &combos {
-                            per_area_rows += 1;
-                            let mut row =
-                                self.new_row(&out, area, Some((tix, edge_id)), k as u64 + 1);
-                            row.n = per_area_rows;
-                            for &(from, to) in &ends[0] {
-                                set(&mut row, to, node_rows[mine[a].row].vals[from].clone());
-                            }
-                            for &(from, to) in &ends[1] {
-                                set(&mut row, to, node_rows[mine[b].row].vals[from].clone());
-                            }
-                            set(&mut row, gi, Val::Geom(Geom::Line(path.clone())));
-                            self.set_combo(&mut row, &out, combo, &name)?;
-                            out.rows.push(row);
-                        }
-                        edge_id += 1;
-                    }
-                }
-            }
-            RowSource::RasterTiles {
-                raster: rc,
-                pixel_m,
-                tile_px,
-                surface,
-                by,
-            } => {
-                let ri = col(&out, rc)?;
-                let sets: Vec<(Option<(usize, Val)>, Surface)> = match by {
-                    Some(b) => {
-                        let bi = col(&out, &b.column)?;
-                        b.values
-                            .iter()
-                            .map(|(v, s)| {
-                                Ok((
-                                    Some((
-                                        bi,
-                                        values::from_json(v, out.kinds[bi])
-                                            .map_err(|e| err(&name, e))?,
-                                    )),
-                                    *s,
-                                ))
-                            })
-                            .collect::<Result<_, SampleDbError>>()?
-                    }
-                    None => vec![(None, *surface)],
-                };
-                let tile = (*tile_px).max(1) as usize;
-                let mut layer = RasterLayer {
-                    grids: HashMap::new(),
-                    surface: *surface,
-                };
-                for area in self.areas_for(&name) {
-                    let frame = self.frame(area);
-                    let grid = Grid::covering(
-                        self.areas[area].extent,
-                        pixel_m * frame.ux,
-                        pixel_m * frame.uy,
-                    );
-                    let heights = raster::height_grid(
-                        &grid,
-                        self.extra
-                            .iter()
-                            .flat_map(|x| x.footprints.iter())
-                            .filter(|f| f.area == area && f.burnt)
-                            .map(|f| (&f.parts[..], f.height)),
-                    );
-                    let terrain = &self.terrains[area];
-                    let mut k = 0u64;
-                    for (byv, surf) in &sets {
-                        for r0 in (0..grid.height).step_by(tile) {
-                            for c0 in (0..grid.width).step_by(tile) {
-                                let w = tile.min(grid.width - c0);
-                                let h = tile.min(grid.height - r0);
-                                let hex =
-                                    raster::tile_hex(&grid, self.srid, c0, r0, w, h, |c, r| {
-                                        raster::surface_value(*surf, &grid, terrain, &heights, c, r)
-                                    });
-                                k += 1;
-                                let mut row = self.new_row(&out, area, Some((tix, k)), k);
-                                row.n = k;
-                                set(&mut row, ri, Val::Raster(hex));
-                                if let Some((bi, v)) = byv {
-                                    set(&mut row, *bi, v.clone());
-                                }
-                                out.rows.push(row);
-                            }
-                        }
-                    }
-                    layer.grids.insert(area, (grid, heights));
-                }
-                if by.is_none() {
-                    extra.raster = Some(layer);
-                }
+                self.set_combo(&mut row, &t.out, combo, &name)?;
+                t.out.rows.push(row);
             }
         }
-        self.tables.push(out);
-        self.extra.push(extra);
-        self.draw_columns(tix, &spec.columns)?;
         Ok(())
     }
 
@@ -885,126 +449,6 @@ impl<'a> Builder<'a> {
             sets.push(pairs);
         }
         Ok(sets)
-    }
-
-    fn cell_counts(&self, area: usize, cell_m: f64) -> (usize, usize) {
-        let (w, h) = self.frame(area).size_m(&self.areas[area].extent);
-        (
-            ((w / cell_m).round() as usize).max(1),
-            ((h / cell_m).round() as usize).max(1),
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn place_footprints(
-        &self,
-        area: usize,
-        cells: &[&Cell],
-        n: usize,
-        height_m: [f64; 2],
-        side_m: [f64; 2],
-        terraced_share: f64,
-        multipolygon_share: f64,
-        straddle_share: f64,
-        rng: &mut ChaCha8Rng,
-    ) -> Vec<Footprint> {
-        let frame = self.frame(area);
-        let margin = 3.0;
-        // Inner rectangles of the cells, in metres from the extent's corner.
-        let e = self.areas[area].extent;
-        let to_m = |p: Pt| ((p.0 - e[0]) / frame.ux, (p.1 - e[1]) / frame.uy);
-        let to_u = |x: f64, y: f64| snap((e[0] + x * frame.ux, e[1] + y * frame.uy));
-        let inner: Vec<[f64; 4]> = cells
-            .iter()
-            .map(|c| {
-                let q: Vec<Pt> = c.quad.iter().map(|p| to_m(*p)).collect();
-                [
-                    q[0].0.max(q[3].0) + margin,
-                    q[0].1.max(q[1].1) + margin,
-                    q[1].0.min(q[2].0) - margin,
-                    q[2].1.min(q[3].1) - margin,
-                ]
-            })
-            .collect();
-        let usable: f64 = inner
-            .iter()
-            .map(|r| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0))
-            .sum();
-        // Lots a little smaller than an even share, as whole lots fit in each cell.
-        let lot = (usable / (n.max(1) as f64 * 1.8)).sqrt().clamp(6.0, 80.0);
-        let side_hi = side_m[1].min(lot * 0.85);
-        let side_lo = side_m[0].min(side_hi * 0.6);
-        let mut lots: Vec<(usize, f64, f64, bool)> = Vec::new();
-        for (ci, r) in inner.iter().enumerate() {
-            let nx = ((r[2] - r[0]) / lot).floor().max(0.0) as usize;
-            let ny = ((r[3] - r[1]) / lot).floor().max(0.0) as usize;
-            let terraced = rng.random::<f64>() < terraced_share;
-            for i in 0..nx {
-                for j in 0..ny {
-                    lots.push((ci, r[0] + i as f64 * lot, r[1] + j as f64 * lot, terraced));
-                }
-            }
-        }
-        lots.shuffle(rng);
-        lots.truncate(n);
-        lots.sort_by(|a, b| {
-            (a.0, a.1.to_bits(), a.2.to_bits()).cmp(&(b.0, b.1.to_bits(), b.2.to_bits()))
-        });
-        let mut out = Vec::with_capacity(lots.len());
-        for (ci, x, y, terraced) in lots {
-            let u: f64 = rng.random();
-            let height = height_m[0] + (height_m[1] - height_m[0]) * u * u;
-            let w = if terraced {
-                lot
-            } else {
-                rng.random_range(side_lo..=side_hi)
-            };
-            let h = rng.random_range(side_lo..=side_hi);
-            let x0 = if terraced {
-                x
-            } else {
-                x + rng.random_range(0.0..=(lot - w).max(0.0))
-            };
-            let y0 = y + rng.random_range(0.0..=(lot - h).max(0.0));
-            let (mut x0, y0) = (x0, y0);
-            if !terraced && rng.random::<f64>() < straddle_share {
-                // Pushed across the cell's left edge (a documented defect).
-                x0 = inner[ci][0] - margin - w / 2.0;
-            }
-            let shape: f64 = rng.random();
-            let parts = if !terraced && shape < multipolygon_share {
-                let gap = 1.5;
-                let w1 = (w - gap) / 2.0;
-                vec![
-                    rect(to_u(x0, y0), to_u(x0 + w1, y0 + h)),
-                    rect(to_u(x0 + w1 + gap, y0), to_u(x0 + w, y0 + h)),
-                ]
-            } else if !terraced && shape < multipolygon_share + 0.25 {
-                // An L shape: the rectangle without its top-right quarter.
-                let (cx, cy) = (
-                    x0 + w * rng.random_range(0.45..0.7),
-                    y0 + h * rng.random_range(0.45..0.7),
-                );
-                vec![close(vec![
-                    to_u(x0, y0),
-                    to_u(x0 + w, y0),
-                    to_u(x0 + w, cy),
-                    to_u(cx, cy),
-                    to_u(cx, y0 + h),
-                    to_u(x0, y0 + h),
-                ])]
-            } else {
-                vec![rect(to_u(x0, y0), to_u(x0 + w, y0 + h))]
-            };
-            out.push(Footprint {
-                area,
-                parts,
-                height: values::round_to(height, 1),
-                cell_row: cells[ci].row,
-                burnt: true,
-            });
-        }
-        out
     }
 }
 
