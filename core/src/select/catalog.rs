@@ -77,9 +77,9 @@ pub(crate) struct EdgeCat {
 }
 
 impl EdgeCat {
-    /// Whether joining `to` (a side of this edge) onto the other side can multiply rows.
-    pub fn expands_into(&self, to: usize, from_is_left: bool) -> bool {
-        let _ = to;
+    /// Whether joining the other side onto the side we come from (`from_is_left`: the
+    /// left one) can multiply rows.
+    pub fn expands_into(&self, from_is_left: bool) -> bool {
         if from_is_left {
             self.right_many
         } else {

@@ -469,7 +469,7 @@ impl<'a> Attempt<'a> {
                     // meaning and costs stay bounded.
                     let from_is_left = e.left == inst.table && e.right == other;
                     if e.cross_product()
-                        || ((self.expansions > 0 || i > 0) && e.expands_into(other, from_is_left))
+                        || ((self.expansions > 0 || i > 0) && e.expands_into(from_is_left))
                     {
                         continue;
                     }
@@ -539,7 +539,7 @@ impl<'a> Attempt<'a> {
             let edge = edge.clone();
             spatial_joined |= edge.spatial;
             let from_is_left = edge.left == self.insts[from_i].table && edge.right == to_t;
-            if edge.expands_into(to_t, from_is_left) {
+            if edge.expands_into(from_is_left) {
                 self.expansions += 1;
             }
             let alias = self.alias_for(to_t);
