@@ -148,6 +148,8 @@ pub enum Aspect {
     Complexity,
     /// Novelty.
     Diversity,
+    /// What a reader would flag although PostgreSQL accepts it (the `sense` metric).
+    Sense,
 }
 
 /// One problem found in a query: what is wrong and where.

@@ -7,10 +7,13 @@
 //! | semantic_coherence | 0.20 | share of applicable checks passed: argument types, geometry subtype, SRID units, mixed SRIDs, aggregates vs GROUP BY, comparison types, boolean conditions, join conditions that connect |
 //! | complexity_match | 0.10 | share of structure columns where the structure re-extracted from the SQL equals the requested one (only for generated candidates) |
 //! | diversity | 0.10 | 1 for a new skeleton, 0.5 when only its shape (identifiers masked too) is known, 0 when the skeleton (literals masked) is in the seed corpus or already accepted |
+//! | sense | filter | 1 when no [`sense`] lint fires, else 0 (what a spatial analyst would flag: join fan-out, no-ops, always-false predicates, degenerate grouping, unit errors, incoherent literals); not part of the weighted mean |
 //!
 //! The verdict `valid` means "PostgreSQL + PostGIS would accept this query against the
 //! pack's DDL": it parses to one statement and no finding is an error. Smells PostgreSQL
 //! accepts are warnings: they lower semantic_coherence but do not flip the verdict.
+
+pub mod sense;
 
 use std::collections::HashSet;
 use std::sync::RwLock;
@@ -41,13 +44,19 @@ pub struct QueryAnalysis {
     pub skeleton: String,
     /// Skeleton with identifiers masked too.
     pub shape: String,
+    /// Findings of the [`sense`] lints.
+    pub sense: Vec<Finding>,
 }
 
 impl QueryAnalysis {
     /// Parse and analyse a candidate against a pack.
     pub fn new(pack: &SchemaPack, candidate: &Candidate) -> QueryAnalysis {
+        let mut sense = Vec::new();
         let (statements, parse_error, analysis, features) = match parse(&candidate.sql) {
             Ok(stmts) => {
+                if let Some(s) = stmts.first() {
+                    sense = sense::sense_findings(pack, s);
+                }
                 let analysis = stmts
                     .first()
                     .map(|s| analyze_statement(pack, s))
@@ -70,6 +79,7 @@ impl QueryAnalysis {
             features,
             skeleton,
             shape,
+            sense,
         }
     }
 
@@ -337,6 +347,27 @@ impl QualityMetric for Diversity {
     }
 }
 
+/// What a reader would flag although PostgreSQL accepts it: 1 without [`sense`] findings,
+/// 0 with any. Weight 0: a filter, not part of the overall score.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sense;
+
+impl QualityMetric for Sense {
+    fn name(&self) -> &str {
+        "sense"
+    }
+    fn weight(&self) -> f64 {
+        0.0
+    }
+    fn score(&self, _c: &Candidate, a: &QueryAnalysis, _ctx: &MetricContext<'_>) -> MetricScore {
+        if !a.parsed_one() {
+            return score(self, 0.0, false, Vec::new());
+        }
+        let s = if a.sense.is_empty() { 1.0 } else { 0.0 };
+        score(self, s, true, a.sense.clone())
+    }
+}
+
 /// The verdict, scores and findings for one query.
 #[derive(Debug, Clone, Serialize)]
 pub struct ValidationReport {
@@ -407,6 +438,7 @@ impl<'p> Validator<'p> {
                 Box::new(SemanticCoherence),
                 Box::new(ComplexityMatch),
                 Box::new(Diversity),
+                Box::new(Sense),
             ],
             novelty,
         }

@@ -203,6 +203,11 @@ pub struct JoinEdge {
     /// one-to-many join, and the generator makes at most one such join per query.
     #[serde(default)]
     pub cardinality: Option<Cardinality>,
+    /// For a key join between tables with geometries: the left row's geometry lies inside
+    /// the right row's (a building in its census section). A distance between the two is
+    /// then always 0.
+    #[serde(default)]
+    pub left_within_right: bool,
 }
 
 /// How rows of a join's two sides match, read left to right.

@@ -58,6 +58,14 @@ pub struct Thresholds {
     pub diversity: f64,
     /// Minimum complexity match (requested vs re-extracted structure).
     pub complexity_match: f64,
+    /// Minimum `sense` score: 1 rejects every query with a sense finding (the rejection
+    /// is counted under the finding's code, e.g. `s1_fan_out`), 0 turns the filter off.
+    #[serde(default = "one")]
+    pub sense: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Default for Thresholds {
@@ -69,6 +77,7 @@ impl Default for Thresholds {
             semantic: 0.60,
             diversity: 0.50,
             complexity_match: 0.90,
+            sense: 1.0,
         }
     }
 }
@@ -148,6 +157,7 @@ impl GenerateOptions {
             ("thresholds.semantic", t.semantic),
             ("thresholds.diversity", t.diversity),
             ("thresholds.complexity_match", t.complexity_match),
+            ("thresholds.sense", t.sense),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return bad(name, format!("must lie in [0, 1], not {v}"));
@@ -884,6 +894,16 @@ fn reject_reason(r: &ValidationReport, t: &Thresholds) -> Option<&'static str> {
     }
     if r.score < t.overall {
         return Some("overall_below_threshold");
+    }
+    if score("sense").is_some_and(|s| s < t.sense) {
+        // Counted under the first sense finding's code.
+        return Some(
+            r.findings
+                .iter()
+                .find_map(|f| crate::metrics::sense::SenseCode::from_code(&f.code))
+                .map(|c| c.as_str())
+                .unwrap_or("sense_below_threshold"),
+        );
     }
     None
 }

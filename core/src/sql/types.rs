@@ -476,6 +476,11 @@ impl fmt::Display for SqlType {
 pub struct ColumnType(String);
 
 impl ColumnType {
+    /// The type as written in the pack.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The type as the checker models it.
     pub fn to_sql_type(&self) -> SqlType {
         SqlType::from_type_name(&self.0).expect("checked when the pack was deserialised")

@@ -1,0 +1,608 @@
+//! Per function call: no-ops and constants (S2), meaningless aggregates (S3), distances that
+//! are always 0 and district-wide distance joins (S5), degrees where metres are meant and
+//! unsuitable CRSs (S7), predicates false by dimension (S8), clustering misuse (S9) and
+//! raster misuse (S10).
+
+use std::collections::BTreeSet;
+
+use sqlparser::ast::{Expr, SelectItem};
+
+use super::geo::{geo_of, geographic, Geo};
+use super::joins::Shape;
+use super::scope::{conjuncts, for_each_local, Level};
+use super::{args_of, distinct_args, fn_name, number, Lint, SenseCode};
+use crate::pack::{JoinKind, ValueDomain};
+
+/// Functions whose numeric argument is a distance or tolerance in the input's units.
+const DISTANCE_ARGS: &[(&str, usize)] = &[
+    ("st_buffer", 1),
+    ("st_simplify", 1),
+    ("st_simplifypreservetopology", 1),
+    ("st_snaptogrid", 1),
+    ("st_expand", 1),
+    ("st_translate", 1),
+    ("st_dwithin", 2),
+    ("st_clusterdbscan", 1),
+    ("st_clusterwithin", 1),
+    ("st_segmentize", 1),
+];
+
+/// Measurements whose result is in the input's units.
+const MEASURES: &[&str] = &[
+    "st_area",
+    "st_length",
+    "st_perimeter",
+    "st_distance",
+    "st_maxdistance",
+    "st_hausdorffdistance",
+];
+
+/// Raster functions that summarise a whole tile.
+const WHOLE_TILE: &[&str] = &[
+    "st_summarystats",
+    "st_count",
+    "st_histogram",
+    "st_quantile",
+    "st_valuecount",
+    "st_polygon",
+    "st_dumpaspolygons",
+    "st_pixelaspolygons",
+];
+
+/// Metric SRIDs the pack knows: its areas' and the `@metric_srid` domain's.
+fn metric_srids(l: &Lint<'_>) -> BTreeSet<i32> {
+    let mut s: BTreeSet<i32> = l.pack.data().areas.iter().map(|a| a.metric_srid).collect();
+    for d in &l.pack.data().value_domains {
+        if let ValueDomain::Enum { column, values } = d {
+            if column == "@metric_srid" {
+                s.extend(values.iter().filter_map(|v| v.as_i64()).map(|v| v as i32));
+            }
+        }
+    }
+    s
+}
+
+/// The upper end of a named quantity's range.
+fn quantity_max(l: &Lint<'_>, name: &str) -> Option<f64> {
+    l.pack.data().value_domains.iter().find_map(|d| match d {
+        ValueDomain::Range { column, max, .. } if column == name => Some(*max),
+        _ => None,
+    })
+}
+
+/// The largest realistic join radius (twice the `@join_distance_m` maximum), if the pack
+/// gives one.
+fn join_radius_limit(l: &Lint<'_>) -> Option<f64> {
+    l.pack.data().value_domains.iter().find_map(|d| match d {
+        ValueDomain::Range { column, max, .. } if column == "@join_distance_m" => Some(2.0 * max),
+        _ => None,
+    })
+}
+
+pub(super) fn check(l: &mut Lint<'_>, lvl: &Level<'_>, e: &Expr, shape: &Shape) {
+    let mut calls: Vec<&Expr> = Vec::new();
+    for_each_local(e, &mut |x| {
+        if matches!(x, Expr::Function(_)) {
+            calls.push(x);
+        }
+    });
+    for x in calls {
+        call(l, lvl, x, shape);
+    }
+}
+
+fn dim_name(d: u8) -> &'static str {
+    match d {
+        0 => "points",
+        1 => "lines",
+        _ => "polygons",
+    }
+}
+
+fn call(l: &mut Lint<'_>, lvl: &Level<'_>, x: &Expr, shape: &Shape) {
+    let Expr::Function(f) = x else { return };
+    let pack = l.pack;
+    let name = fn_name(f);
+    let args = args_of(f);
+    let geos: Vec<Option<Geo>> = args.iter().map(|a| geo_of(pack, lvl, a)).collect();
+    let g0 = geos.first().copied().flatten();
+    let g1 = geos.get(1).copied().flatten();
+    let srid_arg = args.get(1).and_then(|a| number(a)).map(|v| v as i32);
+
+    // S2: operations that change nothing or are constant.
+    if let Some(g) = g0 {
+        let noop = match name.as_str() {
+            "st_npoints" | "st_numpoints" | "st_numgeometries" if g.single_point => {
+                Some("is always 1 for a point")
+            }
+            "st_centroid" | "st_pointonsurface" | "st_envelope" | "st_convexhull"
+                if g.single_point =>
+            {
+                Some("of a point is the point itself")
+            }
+            "st_setsrid" | "st_transform" if g.srid.is_some() && g.srid == srid_arg => {
+                Some("sets the SRID the value already has")
+            }
+            "st_force2d" if !g.z && g.dim.is_some() && !g.constant => {
+                Some("of 2-D data changes nothing")
+            }
+            "st_area" if g.dim.is_some_and(|d| d < 2) => Some("of points or lines is always 0"),
+            "st_perimeter" if g.dim.is_some_and(|d| d < 2) => {
+                Some("of points or lines is always 0")
+            }
+            "st_length" if g.dim.is_some_and(|d| d != 1) && !g.geography => {
+                Some("of points or polygons is always 0")
+            }
+            "st_x" | "st_y" | "st_area" | "st_length" | "st_perimeter" if g.constant => {
+                Some("of a constant is a constant")
+            }
+            _ => None,
+        };
+        if let Some(why) = noop {
+            l.flag(SenseCode::NoOp, format!("{name} {why}"), Some(x));
+        }
+    }
+    if name == "st_buffer" && args.get(1).and_then(|a| number(a)) == Some(0.0) {
+        l.flag(
+            SenseCode::NoOp,
+            "ST_Buffer by 0 changes nothing".into(),
+            Some(x),
+        );
+    }
+
+    // S7: degrees where metres are meant.
+    if let Some((_, i)) = DISTANCE_ARGS.iter().find(|(n, _)| *n == name) {
+        let g = g0;
+        let in_degrees = g.is_some_and(|g| !g.geography && g.srid.is_some_and(geographic));
+        if in_degrees && args.get(*i).is_some() {
+            l.flag(
+                SenseCode::UnitError,
+                format!(
+                    "{name} is given a distance in degrees (the geometry is in EPSG:{}): \
+                     transform to a metric CRS or cast to geography",
+                    g.and_then(|g| g.srid).unwrap_or(0)
+                ),
+                Some(x),
+            );
+        }
+    }
+    if matches!(
+        name.as_str(),
+        "st_simplify" | "st_simplifypreservetopology" | "st_snaptogrid"
+    ) {
+        let metric =
+            g0.is_some_and(|g| !g.geography && g.srid.is_some_and(|s| !geographic(s) && s != 0));
+        let tol = args.get(1).and_then(|a| number(a));
+        if let (true, Some(t), Some(max)) = (metric, tol, quantity_max(l, "@tolerance_m")) {
+            if t > max {
+                l.flag(
+                    SenseCode::UnitError,
+                    format!("a tolerance of {t} m erases the features (realistic tolerances are up to {max} m)"),
+                    Some(x),
+                );
+            }
+        }
+    }
+    if MEASURES.contains(&name.as_str()) {
+        for g in geos.iter().flatten() {
+            if let Some(s) = g.srid {
+                if !g.geography && s == 3857 {
+                    l.flag(
+                        SenseCode::UnitError,
+                        format!("{name} in EPSG:3857 (Web Mercator) overstates lengths and areas by about 1/cos(latitude)²"),
+                        Some(x),
+                    );
+                }
+            }
+        }
+    }
+    if name == "st_transform" {
+        if let Some(s) = srid_arg {
+            let metric = metric_srids(l);
+            let default = pack.data().default_srid;
+            if s == 3857 || (!metric.contains(&s) && Some(s) != default && !geographic(s)) {
+                l.flag(
+                    SenseCode::UnitError,
+                    format!("EPSG:{s} is not a metric CRS suited to the pack's areas"),
+                    Some(x),
+                );
+            }
+        }
+    }
+
+    // S8: predicates false by construction.
+    if let (Some(a), Some(b)) = (g0, g1) {
+        let (da, db) = (a.dim, b.dim);
+        let false_by_dim = match (name.as_str(), da, db) {
+            ("st_overlaps", Some(p), Some(q)) if p != q => true,
+            ("st_equals", Some(p), Some(q)) if p != q => true,
+            ("st_crosses", Some(p), Some(q)) if p == q && p != 1 => true,
+            ("st_touches", Some(0), Some(0)) => true,
+            ("st_within" | "st_coveredby", Some(p), Some(q)) if p > q => true,
+            ("st_contains" | "st_covers" | "st_containsproperly", Some(p), Some(q)) if p < q => {
+                true
+            }
+            _ => false,
+        };
+        if false_by_dim {
+            l.flag(
+                SenseCode::AlwaysFalsePredicate,
+                format!(
+                    "{name} between {} and {} is always false",
+                    dim_name(da.unwrap_or(2)),
+                    dim_name(db.unwrap_or(2))
+                ),
+                Some(x),
+            );
+        }
+        if matches!(name.as_str(), "st_touches" | "st_crosses" | "st_overlaps")
+            && (a.boxy && a.constant || b.boxy && b.constant)
+        {
+            l.flag(
+                SenseCode::AlwaysFalsePredicate,
+                format!("{name} against a search box asks about its edges, not what lies in it"),
+                Some(x),
+            );
+        }
+    }
+
+    // S3: aggregates that mean nothing.
+    if matches!(name.as_str(), "count" | "sum" | "avg") {
+        let arg = args.first().copied();
+        if name == "count" && distinct_args(f) {
+            if let Some(Expr::Function(inner)) = arg {
+                if g0.is_some() || super::fn_name(inner).starts_with("st_") && g0.is_some() {
+                    l.flag(
+                        SenseCode::MeaninglessAggregate,
+                        format!(
+                            "COUNT(DISTINCT {}(…)) counts distinct computed shapes",
+                            super::fn_name(inner)
+                        ),
+                        Some(x),
+                    );
+                }
+            }
+        }
+        if name == "sum" {
+            if let Some(Expr::Function(inner)) = arg.map(strip) {
+                let n = super::fn_name(inner);
+                if matches!(
+                    n.as_str(),
+                    "st_distance" | "st_distancesphere" | "st_maxdistance"
+                ) {
+                    l.flag(
+                        SenseCode::MeaninglessAggregate,
+                        format!("SUM({n}(…)) adds up distances"),
+                        Some(x),
+                    );
+                }
+            }
+        }
+        if matches!(name.as_str(), "sum" | "avg") {
+            if let Some(c) = arg.and_then(|a| lvl.column(pack, a)) {
+                if key_column(l, &c.table, &c.column) {
+                    l.flag(
+                        SenseCode::MeaninglessAggregate,
+                        format!(
+                            "{}({}.{}) of a key or code",
+                            name.to_uppercase(),
+                            c.alias,
+                            c.column
+                        ),
+                        Some(x),
+                    );
+                }
+            }
+        }
+    }
+
+    // S5: a distance between geometries the query makes intersect; district-wide joins.
+    if matches!(name.as_str(), "st_distance" | "st_distancesphere") && args.len() >= 2 {
+        let a = columns_in(l, lvl, args[0]);
+        let b = columns_in(l, lvl, args[1]);
+        if !a.is_empty()
+            && !b.is_empty()
+            && a != b
+            && (related_by_intersection(l, lvl, &a, &b)
+                || related_by_containing_key(l, lvl, &a, &b))
+        {
+            l.flag(
+                SenseCode::IncoherentAnalysis,
+                "the distance between geometries the query already makes intersect is always 0"
+                    .into(),
+                Some(x),
+            );
+        }
+    }
+    if name == "st_dwithin" && args.len() >= 3 {
+        let mut a = BTreeSet::new();
+        let mut b = BTreeSet::new();
+        lvl.aliases_in(pack, args[0], &mut a);
+        lvl.aliases_in(pack, args[1], &mut b);
+        let between_relations = !a.is_empty() && !b.is_empty() && a != b;
+        if let (true, Some(r), Some(limit)) =
+            (between_relations, number(args[2]), join_radius_limit(l))
+        {
+            let metres = g0.is_some_and(|g| g.geography)
+                || g0.is_some_and(|g| g.srid.is_some_and(|s| !geographic(s)));
+            if metres && r > limit {
+                l.flag(
+                    SenseCode::WideDistanceJoin,
+                    format!(
+                        "a distance join within {r} m pairs each row with most of a district \
+                         (realistic radii are up to {limit} m)"
+                    ),
+                    Some(x),
+                );
+            }
+        }
+    }
+
+    // S9: clustering.
+    if matches!(
+        name.as_str(),
+        "st_clusterdbscan"
+            | "st_clusterkmeans"
+            | "st_clusterwithinwin"
+            | "st_clusterintersectingwin"
+    ) && f.over.is_some()
+        && lvl.rels.len() > 1
+        && clustered_repeated(l, lvl, &args, shape)
+    {
+        l.flag(
+            SenseCode::ClusteringMisuse,
+            format!("{name} over join results clusters repeated copies of the same geometries"),
+            Some(x),
+        );
+    }
+    if name == "st_clusterkmeans" {
+        if let Some(k) = args.get(1).and_then(|a| number(a)) {
+            let few = lvl.rels.first().and_then(|r| {
+                let t = lvl.base_table(pack, r)?;
+                let pins = super::grouping::pinned_columns(l, lvl, r);
+                table_rows(l, &t, &pins)
+            });
+            if few.is_some_and(|n| k > n as f64) {
+                l.flag(
+                    SenseCode::ClusteringMisuse,
+                    format!(
+                        "K-means with {k} clusters over a table of about {} rows",
+                        few.unwrap_or(0)
+                    ),
+                    Some(x),
+                );
+            }
+        }
+    }
+
+    // S10: rasters.
+    if WHOLE_TILE.contains(&name.as_str()) {
+        if let Some(g) = g0.filter(|g| g.raster && !g.clipped) {
+            let _ = g;
+            if matches!(
+                name.as_str(),
+                "st_polygon" | "st_dumpaspolygons" | "st_pixelaspolygons"
+            ) {
+                l.flag(
+                    SenseCode::RasterMisuse,
+                    format!("{name} of a whole raster tile vectorises every pixel; ST_Envelope or ST_ConvexHull gives its outline, ST_Clip the part under a geometry"),
+                    Some(x),
+                );
+            } else if lvl.rels.len() > 1 && has_vector(l, lvl) {
+                l.flag(
+                    SenseCode::RasterMisuse,
+                    format!("{name} of the whole tile once per joined row: clip the raster to the row's geometry"),
+                    Some(x),
+                );
+            }
+        }
+    }
+}
+
+/// Whether a clustering call's geometry comes from a relation the joins repeat.
+fn clustered_repeated(l: &Lint<'_>, lvl: &Level<'_>, args: &[&Expr], shape: &Shape) -> bool {
+    let mut a = BTreeSet::new();
+    if let Some(g) = args.first() {
+        lvl.aliases_in(l.pack, g, &mut a);
+    }
+    lvl.rels
+        .iter()
+        .enumerate()
+        .any(|(i, r)| a.contains(&r.alias) && shape.repeated[i])
+}
+
+/// A raster-stat record selected whole where one of its values is meant.
+pub(super) fn whole_records(l: &mut Lint<'_>, lvl: &Level<'_>) {
+    for item in &lvl.select.projection {
+        let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item else {
+            continue;
+        };
+        if let Expr::Function(f) = strip(e) {
+            if fn_name(f) == "st_summarystats" {
+                l.flag(
+                    SenseCode::RasterMisuse,
+                    "a whole ST_SummaryStats record where one value (mean, max…) is meant".into(),
+                    Some(e),
+                );
+            }
+        }
+    }
+}
+
+fn strip(e: &Expr) -> &Expr {
+    match e {
+        Expr::Nested(x) => strip(x),
+        Expr::Cast { expr, .. } => strip(expr),
+        _ => e,
+    }
+}
+
+/// A primary-key or key-join column, or an integer code with a closed domain.
+fn key_column(l: &Lint<'_>, table: &str, column: &str) -> bool {
+    let d = l.pack.data();
+    let (schema, name) = table.split_once('.').unwrap_or(("", table));
+    let pk = d
+        .schemas
+        .iter()
+        .find(|s| s.name == schema)
+        .and_then(|s| s.tables.iter().find(|t| t.name == name))
+        .is_some_and(|t| t.primary_key.iter().any(|c| c == column));
+    let joined = d.joins.iter().any(|j| {
+        j.kind == JoinKind::Key
+            && ((j.left == table && j.left_columns.iter().any(|c| c == column))
+                || (j.right == table && j.right_columns.iter().any(|c| c == column)))
+    });
+    pk || joined
+}
+
+/// Relations of the level with a geometry column.
+fn has_vector(l: &Lint<'_>, lvl: &Level<'_>) -> bool {
+    lvl.rels.iter().any(|r| {
+        lvl.base_table(l.pack, r).is_some_and(|t| {
+            let (schema, name) = t.split_once('.').unwrap_or(("", &t));
+            l.pack.table(schema, name).is_some_and(|info| {
+                info.columns
+                    .iter()
+                    .any(|(_, ty)| matches!(ty, crate::sql::types::SqlType::Geometry(_)))
+            })
+        })
+    })
+}
+
+/// Rows a table has in the pack's small sample database, when the pack says so exactly
+/// (`per_area` tables: one per area and combination of the `for_each` columns' values).
+fn table_rows(l: &Lint<'_>, table: &str, pinned: &BTreeSet<String>) -> Option<usize> {
+    let d = l.pack.data();
+    let fill = d
+        .sample_data
+        .as_ref()?
+        .tables
+        .iter()
+        .find(|t| t.table == table)?;
+    let crate::pack::RowSource::PerArea(src) = &fill.rows else {
+        return None;
+    };
+    let areas = d.areas.iter().filter(|a| a.fills(table)).count();
+    let one_area = pinned
+        .iter()
+        .any(|c| d.areas.iter().any(|a| a.value(table, c).is_some()));
+    let mut n = if one_area { 1 } else { areas };
+    for c in src.for_each.iter().filter(|c| !pinned.contains(*c)) {
+        let key = format!("{table}.{c}");
+        let values = d.value_domains.iter().find_map(|v| match v {
+            ValueDomain::Enum { column, values } if *column == key => Some(values.len()),
+            _ => None,
+        })?;
+        n *= values;
+    }
+    Some(n)
+}
+
+/// Whether two single-relation geometries are joined by a key join the pack says nests
+/// one inside the other (`left_within_right`).
+fn related_by_containing_key(
+    l: &Lint<'_>,
+    lvl: &Level<'_>,
+    a: &BTreeSet<(String, String)>,
+    b: &BTreeSet<(String, String)>,
+) -> bool {
+    let (Some((aa, _)), Some((ba, _))) = (a.iter().next(), b.iter().next()) else {
+        return false;
+    };
+    if a.len() != 1 || b.len() != 1 || aa == ba {
+        return false;
+    }
+    let table = |x: &str| lvl.rel(x).and_then(|r| lvl.base_table(l.pack, r));
+    let (Some(ta), Some(tb)) = (table(aa), table(ba)) else {
+        return false;
+    };
+    let mut conds: Vec<&Expr> = Vec::new();
+    for r in &lvl.rels {
+        if let Some(on) = r.on {
+            conds.extend(conjuncts(on));
+        }
+    }
+    if let Some(w) = &lvl.select.selection {
+        conds.extend(conjuncts(w));
+    }
+    conds.into_iter().any(|c| {
+        let Expr::BinaryOp {
+            left,
+            op: sqlparser::ast::BinaryOperator::Eq,
+            right,
+        } = c
+        else {
+            return false;
+        };
+        let (Some(x), Some(y)) = (lvl.column(l.pack, left), lvl.column(l.pack, right)) else {
+            return false;
+        };
+        let (xa, ya) = if x.alias == *aa && y.alias == *ba {
+            (x, y)
+        } else if x.alias == *ba && y.alias == *aa {
+            (y, x)
+        } else {
+            return false;
+        };
+        l.pack.data().joins.iter().any(|j| {
+            j.kind == JoinKind::Key
+                && j.left_within_right
+                && ((j.left == ta
+                    && j.right == tb
+                    && j.left_columns.contains(&xa.column)
+                    && j.right_columns.contains(&ya.column))
+                    || (j.left == tb
+                        && j.right == ta
+                        && j.left_columns.contains(&ya.column)
+                        && j.right_columns.contains(&xa.column)))
+        })
+    })
+}
+
+/// The (alias, column) pairs an expression reads at this level.
+fn columns_in(l: &Lint<'_>, lvl: &Level<'_>, e: &Expr) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for_each_local(e, &mut |x| {
+        if matches!(x, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+            if let Some(c) = lvl.column(l.pack, x) {
+                out.insert((c.alias, c.column));
+            }
+        }
+    });
+    out
+}
+
+/// Whether the level relates the geometries `a` and `b` by an intersection-type predicate.
+fn related_by_intersection(
+    l: &Lint<'_>,
+    lvl: &Level<'_>,
+    a: &BTreeSet<(String, String)>,
+    b: &BTreeSet<(String, String)>,
+) -> bool {
+    let mut conds: Vec<&Expr> = Vec::new();
+    for r in &lvl.rels {
+        if let Some(on) = r.on {
+            conds.extend(conjuncts(on));
+        }
+    }
+    if let Some(w) = &lvl.select.selection {
+        conds.extend(conjuncts(w));
+    }
+    conds.into_iter().any(|c| {
+        let Expr::Function(f) = c else { return false };
+        let n = fn_name(f);
+        if !matches!(
+            n.as_str(),
+            "st_intersects" | "st_within" | "st_contains" | "st_covers" | "st_coveredby"
+        ) {
+            return false;
+        }
+        let args = args_of(f);
+        if args.len() < 2 {
+            return false;
+        }
+        let x = columns_in(l, lvl, args[0]);
+        let y = columns_in(l, lvl, args[1]);
+        (x == *a && y == *b) || (x == *b && y == *a)
+    })
+}

@@ -1,0 +1,189 @@
+//! S2 (constant outputs and orderings), S3 (`COUNT(DISTINCT x)` per group of x's own key)
+//! and S4 (grouping by a pinned column, one group per row).
+
+use std::collections::BTreeSet;
+
+use sqlparser::ast::{BinaryOperator, Expr, GroupByExpr, SelectItem};
+
+use super::joins::{covers_key, Shape};
+use super::scope::{
+    conjuncts, for_each_local, own_ctes, single_select, ColRef, Level, Rel, RelSource,
+};
+use super::{args_of, constant, distinct_args, fn_name, number, text, Lint, SenseCode};
+use crate::sql::analyze::fold;
+
+/// Columns the WHERE clause pins to one value (`col = literal`).
+pub(super) fn pinned(l: &Lint<'_>, lvl: &Level<'_>) -> Vec<ColRef> {
+    let mut v = Vec::new();
+    if let Some(w) = &lvl.select.selection {
+        for c in conjuncts(w) {
+            if let Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } = c
+            {
+                let lit = |e: &Expr| number(e).is_some() || text(e).is_some();
+                if let (Some(col), true) = (lvl.column(l.pack, left), lit(right)) {
+                    v.push(col);
+                } else if let (Some(col), true) = (lvl.column(l.pack, right), lit(left)) {
+                    v.push(col);
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Base-table columns of relation `rel` that are pinned to one value: by this level's
+/// WHERE clause, or inside the CTE / derived table the relation is.
+pub(super) fn pinned_columns(l: &Lint<'_>, lvl: &Level<'_>, rel: &Rel<'_>) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = pinned(l, lvl)
+        .into_iter()
+        .filter(|c| c.alias == rel.alias)
+        .map(|c| c.column)
+        .collect();
+    if let RelSource::Query(q) = &rel.source {
+        if let Some(sel) = single_select(q) {
+            let ctes = own_ctes(q);
+            let inner = Level::new(l.pack, sel, &ctes);
+            if inner.rels.len() == 1 {
+                out.extend(pinned_columns(l, &inner, &inner.rels[0]));
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn check(
+    l: &mut Lint<'_>,
+    lvl: &Level<'_>,
+    order: &[&Expr],
+    shape: &Shape,
+    exists_body: bool,
+) {
+    let pack = l.pack;
+    let pins = pinned(l, lvl);
+    let group: Vec<&Expr> = match &lvl.select.group_by {
+        GroupByExpr::Expressions(g, _) => g.iter().collect(),
+        _ => Vec::new(),
+    };
+    let group_cols: Vec<ColRef> = group.iter().filter_map(|e| lvl.column(pack, e)).collect();
+    for (e, c) in group
+        .iter()
+        .filter_map(|e| lvl.column(pack, e).map(|c| (*e, c)))
+    {
+        if pins.contains(&c) {
+            l.flag(
+                SenseCode::DegenerateGrouping,
+                format!(
+                    "grouped by {}.{}, which the WHERE clause fixes to one value",
+                    c.alias, c.column
+                ),
+                Some(e),
+            );
+        }
+    }
+    // One group per row: grouped by a key of a relation no join repeats, and no other
+    // relation's rows are folded into the groups.
+    if !group.is_empty() && !shape.any_repeated() {
+        for r in &lvl.rels {
+            let Some(t) = lvl.base_table(pack, r) else {
+                continue;
+            };
+            let mut cols: BTreeSet<String> = group_cols
+                .iter()
+                .filter(|c| c.alias == r.alias)
+                .map(|c| c.column.clone())
+                .collect();
+            if cols.is_empty() {
+                continue;
+            }
+            cols.extend(pinned_columns(l, lvl, r));
+            if covers_key(pack, &t, &cols) && lvl.rels.len() == 1 {
+                l.flag(
+                    SenseCode::DegenerateGrouping,
+                    format!("grouped by the key of {}: every group is one row", r.alias),
+                    group.first().copied(),
+                );
+                break;
+            }
+        }
+    }
+    // COUNT(DISTINCT x) per group of x's own key: always 1.
+    let mut outputs: Vec<(&Expr, Option<String>)> = Vec::new();
+    for item in &lvl.select.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) => outputs.push((e, None)),
+            SelectItem::ExprWithAlias { expr, alias } => outputs.push((expr, Some(fold(alias)))),
+            _ => {}
+        }
+    }
+    for (e, _) in &outputs {
+        let mut hit: Option<String> = None;
+        for_each_local(e, &mut |x| {
+            let Expr::Function(f) = x else { return };
+            if fn_name(f) != "count" || !distinct_args(f) || hit.is_some() {
+                return;
+            }
+            let Some(c) = args_of(f).first().and_then(|a| lvl.column(pack, a)) else {
+                return;
+            };
+            let Some(r) = lvl.rel(&c.alias) else { return };
+            let Some(t) = lvl.base_table(pack, r) else {
+                return;
+            };
+            let mut cols: BTreeSet<String> = group_cols
+                .iter()
+                .filter(|g| g.alias == c.alias)
+                .map(|g| g.column.clone())
+                .collect();
+            let grouped_here = !cols.is_empty();
+            cols.extend(pinned_columns(l, lvl, r));
+            if grouped_here && covers_key(pack, &t, &cols) || group_cols.contains(&c) {
+                hit = Some(format!(
+                    "COUNT(DISTINCT {}.{}) per group of {}'s own key is always 1",
+                    c.alias, c.column, c.alias
+                ));
+            }
+        });
+        if let Some(m) = hit {
+            l.flag(SenseCode::MeaninglessAggregate, m, Some(e));
+        }
+    }
+    // Outputs that do not depend on the rows (EXISTS bodies select anything).
+    if !exists_body {
+        for (e, alias) in &outputs {
+            if constant(e) {
+                l.flag(
+                    SenseCode::ConstantOutput,
+                    format!(
+                        "the output {} is the same on every row",
+                        alias.clone().unwrap_or_else(|| e.to_string())
+                    ),
+                    Some(e),
+                );
+            }
+        }
+    }
+    // Ordering by a constant, by a pinned column or by a constant output.
+    for e in order {
+        let by_output = match e {
+            Expr::Identifier(i) => outputs
+                .iter()
+                .find(|(_, a)| a.as_deref() == Some(fold(i).as_str()))
+                .map(|(x, _)| *x),
+            _ => None,
+        };
+        let positional = number(e).is_some();
+        let is_constant = !positional && (constant(e) || by_output.is_some_and(constant));
+        let is_pinned = lvl.column(pack, e).is_some_and(|c| pins.contains(&c));
+        if is_constant || is_pinned {
+            l.flag(
+                SenseCode::ConstantOrder,
+                format!("ORDER BY {e} does not vary between rows"),
+                Some(e),
+            );
+        }
+    }
+}

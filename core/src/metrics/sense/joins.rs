@@ -1,0 +1,459 @@
+//! S1: joins. Which relations a level's joins repeat (from the pack's keys and join
+//! cardinalities), joins nothing reads, per-group cross products, LEFT JOINs the WHERE
+//! clause nullifies, and counts or sums over rows a join repeats.
+
+use std::collections::BTreeSet;
+
+use sqlparser::ast::{BinaryOperator, Expr, SelectItem};
+
+use super::grouping::pinned_columns;
+use super::scope::{conjuncts, for_each_local, Level, RelSource};
+use super::{args_of, distinct_args, fn_name, star_args, Lint, SenseCode};
+use crate::pack::{Cardinality, JoinKind, SchemaPack};
+
+/// What a level's joins do to its rows.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Shape {
+    /// Per relation (by index): its rows appear more than once in the join result.
+    pub repeated: Vec<bool>,
+}
+
+impl Shape {
+    /// Some relation's rows are repeated.
+    pub fn any_repeated(&self) -> bool {
+        self.repeated.iter().any(|r| *r)
+    }
+}
+
+/// Whether `cols` of `table` cover its primary key or a unique key.
+pub(super) fn covers_key(pack: &SchemaPack, table: &str, cols: &BTreeSet<String>) -> bool {
+    let Some((schema, name)) = table.split_once('.') else {
+        return false;
+    };
+    let Some(t) = pack
+        .data()
+        .schemas
+        .iter()
+        .find(|s| s.name == schema)
+        .and_then(|s| s.tables.iter().find(|t| t.name == name))
+    else {
+        return false;
+    };
+    let covers = |k: &Vec<String>| !k.is_empty() && k.iter().all(|c| cols.contains(c));
+    covers(&t.primary_key) || t.unique.iter().any(covers)
+}
+
+/// The pack's key-join cardinality between two tables on these columns, read from `a` to
+/// `b`, when the pack declares one.
+fn declared_key_cardinality(
+    pack: &SchemaPack,
+    a: &str,
+    a_cols: &BTreeSet<String>,
+    b: &str,
+    b_cols: &BTreeSet<String>,
+) -> Option<Cardinality> {
+    for e in &pack.data().joins {
+        if e.kind != JoinKind::Key {
+            continue;
+        }
+        let l: BTreeSet<String> = e.left_columns.iter().cloned().collect();
+        let r: BTreeSet<String> = e.right_columns.iter().cloned().collect();
+        if e.left == a && e.right == b && &l == a_cols && &r == b_cols {
+            return e.cardinality;
+        }
+        if e.left == b && e.right == a && &l == b_cols && &r == a_cols {
+            return e.cardinality.map(flip);
+        }
+    }
+    None
+}
+
+fn flip(c: Cardinality) -> Cardinality {
+    match c {
+        Cardinality::ManyToOne => Cardinality::OneToMany,
+        Cardinality::OneToMany => Cardinality::ManyToOne,
+        other => other,
+    }
+}
+
+/// The pack's spatial-join cardinality between two tables, read from `a` to `b`.
+fn spatial_cardinality(pack: &SchemaPack, a: &str, b: &str) -> Cardinality {
+    for e in &pack.data().joins {
+        if e.kind != JoinKind::Spatial {
+            continue;
+        }
+        if e.left == a && e.right == b {
+            return e.cardinality.unwrap_or(Cardinality::ManyToMany);
+        }
+        if e.left == b && e.right == a {
+            return e.cardinality.map(flip).unwrap_or(Cardinality::ManyToMany);
+        }
+    }
+    Cardinality::ManyToMany
+}
+
+/// A relation whose body groups its rows (one row per group key).
+fn aggregated(rel_source: &RelSource<'_>) -> bool {
+    match rel_source {
+        RelSource::Query(q) => super::scope::single_select(q).is_some_and(|s| {
+            !matches!(&s.group_by, sqlparser::ast::GroupByExpr::Expressions(g, _) if g.is_empty())
+                || s.distinct.is_some()
+        }),
+        _ => false,
+    }
+}
+
+/// What joining relation `i` does.
+struct Effect {
+    /// The earlier relation it is joined to, when one is named.
+    parent: Option<usize>,
+    /// Rows on the earlier side are repeated (several new rows match one).
+    old_rep: bool,
+    /// Rows of the new side are repeated (several earlier rows match one).
+    new_rep: bool,
+    /// A per-group cross product.
+    cross: bool,
+}
+
+fn effect(parent: Option<usize>, old_rep: bool, new_rep: bool) -> Effect {
+    Effect {
+        parent,
+        old_rep,
+        new_rep,
+        cross: false,
+    }
+}
+
+fn join_effect(l: &Lint<'_>, lvl: &Level<'_>, i: usize) -> Effect {
+    let pack = l.pack;
+    let rel = &lvl.rels[i];
+    let Some(on) = rel.on else {
+        // CROSS JOIN or comma join: both sides repeated.
+        return effect(None, true, true);
+    };
+    let Some(new_table) = lvl.base_table(pack, rel) else {
+        return effect(None, false, false);
+    };
+    let new_alias = rel.alias.clone();
+    let earlier: BTreeSet<String> = lvl.rels[..i].iter().map(|r| r.alias.clone()).collect();
+    // Key equalities: columns of the new relation and of one earlier relation.
+    let mut new_cols = BTreeSet::new();
+    let mut old_cols = BTreeSet::new();
+    let mut old_alias: Option<String> = None;
+    let mut spatial: Option<String> = None;
+    for c in conjuncts(on) {
+        match c {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } => {
+                let (Some(a), Some(b)) = (lvl.column(pack, left), lvl.column(pack, right)) else {
+                    continue;
+                };
+                let (n, o) = if a.alias == new_alias && earlier.contains(&b.alias) {
+                    (a, b)
+                } else if b.alias == new_alias && earlier.contains(&a.alias) {
+                    (b, a)
+                } else {
+                    continue;
+                };
+                new_cols.insert(n.column);
+                old_cols.insert(o.column);
+                old_alias = Some(o.alias);
+            }
+            Expr::Function(f) if fn_name(f).starts_with("st_") => {
+                let mut aliases = BTreeSet::new();
+                for a in args_of(f) {
+                    lvl.aliases_in(pack, a, &mut aliases);
+                }
+                if aliases.contains(&new_alias) {
+                    if let Some(o) = aliases.iter().find(|a| earlier.contains(*a)) {
+                        spatial = Some(o.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let new_one = aggregated(&rel.source);
+    let index = |a: &str| lvl.rels.iter().position(|r| r.alias == a);
+    if let Some(oa) = old_alias {
+        let parent = index(&oa);
+        let Some(old_rel) = lvl.rel(&oa) else {
+            return effect(parent, false, false);
+        };
+        let Some(old_table) = lvl.base_table(pack, old_rel) else {
+            return effect(parent, false, false);
+        };
+        let declared = declared_key_cardinality(pack, &old_table, &old_cols, &new_table, &new_cols);
+        if declared == Some(Cardinality::ManyToMany) {
+            return Effect {
+                cross: true,
+                ..effect(parent, true, true)
+            };
+        }
+        new_cols.extend(pinned_columns(l, lvl, rel));
+        old_cols.extend(pinned_columns(l, lvl, old_rel));
+        let new_covers = new_one || covers_key(pack, &new_table, &new_cols);
+        let old_covers = aggregated(&old_rel.source) || covers_key(pack, &old_table, &old_cols);
+        // The new relation is repeated when several earlier rows match one of its rows.
+        return effect(parent, !new_covers, !old_covers);
+    }
+    if let Some(oa) = spatial {
+        let parent = index(&oa);
+        let Some(old_table) = lvl.rel(&oa).and_then(|r| lvl.base_table(pack, r)) else {
+            return effect(parent, true, true);
+        };
+        return match spatial_cardinality(pack, &old_table, &new_table) {
+            Cardinality::OneToOne => effect(parent, false, false),
+            Cardinality::ManyToOne => effect(parent, false, !new_one),
+            Cardinality::OneToMany => effect(parent, !new_one, false),
+            Cardinality::ManyToMany => effect(parent, !new_one, true),
+        };
+    }
+    effect(None, false, false)
+}
+
+/// The aliases read anywhere in the level except in relation `skip`'s own ON condition.
+fn used_aliases(l: &Lint<'_>, lvl: &Level<'_>, order: &[&Expr], skip: usize) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let sel = lvl.select;
+    for item in &sel.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                lvl.aliases_in(l.pack, e, &mut out)
+            }
+            SelectItem::Wildcard(_) => {
+                out.extend(lvl.rels.iter().map(|r| r.alias.clone()));
+            }
+            SelectItem::QualifiedWildcard(k, _) => {
+                out.insert(k.to_string().to_lowercase());
+            }
+            _ => {}
+        }
+    }
+    for (j, r) in lvl.rels.iter().enumerate() {
+        if j != skip {
+            if let Some(on) = r.on {
+                lvl.aliases_in(l.pack, on, &mut out);
+            }
+        }
+    }
+    if let Some(w) = &sel.selection {
+        lvl.aliases_in(l.pack, w, &mut out);
+    }
+    if let sqlparser::ast::GroupByExpr::Expressions(g, _) = &sel.group_by {
+        for e in g {
+            lvl.aliases_in(l.pack, e, &mut out);
+        }
+    }
+    if let Some(h) = &sel.having {
+        lvl.aliases_in(l.pack, h, &mut out);
+    }
+    for e in order {
+        lvl.aliases_in(l.pack, e, &mut out);
+    }
+    out
+}
+
+pub(super) fn check(l: &mut Lint<'_>, lvl: &Level<'_>, order: &[&Expr]) -> Shape {
+    let n = lvl.rels.len();
+    let mut shape = Shape {
+        repeated: vec![false; n],
+    };
+    // The join tree: each joined relation hangs from the earlier one its ON condition
+    // names. A join that is "many" on one side repeats every relation on the other side
+    // of that edge.
+    let mut parent: Vec<Option<usize>> = vec![None; n];
+    let mut effects: Vec<(usize, Effect)> = Vec::new();
+    for (i, p) in parent.iter_mut().enumerate() {
+        // A second FROM item (comma join) is filtered in WHERE: no claim on repetition.
+        if lvl.rels[i].joined {
+            let e = join_effect(l, lvl, i);
+            *p = e.parent.or(i.checked_sub(1));
+            effects.push((i, e));
+        }
+    }
+    let under = |i: usize, k: usize| {
+        // Whether relation k hangs (transitively) from relation i.
+        let mut at = Some(k);
+        let mut steps = 0;
+        while let Some(x) = at {
+            if x == i {
+                return true;
+            }
+            at = parent[x];
+            steps += 1;
+            if steps > n {
+                break;
+            }
+        }
+        false
+    };
+    for (i, e) in &effects {
+        for k in 0..n {
+            let side_of_new = under(*i, k);
+            if (e.old_rep && !side_of_new) || (e.new_rep && side_of_new) {
+                shape.repeated[k] = true;
+            }
+        }
+    }
+    for (i, e) in effects {
+        let alias = lvl.rels[i].alias.clone();
+        if e.cross {
+            l.flag(
+                SenseCode::CrossProductJoin,
+                format!(
+                    "the join of {alias} matches on columns that are not a key of either side: \
+                     a cross product within each group of equal values"
+                ),
+                lvl.rels[i].on,
+            );
+        }
+        let used = used_aliases(l, lvl, order, i);
+        // A join nothing reads: a LEFT JOIN changes nothing but the row count; an inner
+        // join of a base table on keys alone only repeats or drops rows. (A join whose ON
+        // condition filters, or that reads a filtering CTE, is a semi-join; COUNT(*) reads
+        // every relation.)
+        let key_only = lvl.rels[i].on.is_some_and(|on| {
+            conjuncts(on).iter().all(|c| {
+                matches!(c, Expr::BinaryOp { left, op: BinaryOperator::Eq, right }
+                    if lvl.column(l.pack, left).is_some() && lvl.column(l.pack, right).is_some())
+            })
+        });
+        let base = matches!(lvl.rels[i].source, RelSource::Table(_));
+        if !used.contains(&alias) && (lvl.rels[i].left || (key_only && base)) && !counts_rows(lvl) {
+            l.flag(
+                SenseCode::UnusedJoin,
+                format!("{alias} is joined but nothing reads it outside its own ON condition"),
+                lvl.rels[i].on,
+            );
+        }
+        if lvl.rels[i].left {
+            if let Some(w) = &lvl.select.selection {
+                for c in conjuncts(w) {
+                    if matches!(c, Expr::IsNull(_) | Expr::IsNotNull(_)) {
+                        continue;
+                    }
+                    let mut a = BTreeSet::new();
+                    lvl.aliases_in(l.pack, c, &mut a);
+                    if a.contains(&alias)
+                        && !matches!(
+                            c,
+                            Expr::BinaryOp {
+                                op: BinaryOperator::Or,
+                                ..
+                            }
+                        )
+                    {
+                        l.flag(
+                            SenseCode::NullifiedLeftJoin,
+                            format!(
+                                "{alias} is LEFT JOINed but the WHERE clause filters it, which \
+                                 drops the unmatched rows the LEFT JOIN keeps"
+                            ),
+                            Some(c),
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    fan_out(l, lvl, &shape, order);
+    shape
+}
+
+/// Whether the level's outputs count rows (`COUNT(*)`).
+fn counts_rows(lvl: &Level<'_>) -> bool {
+    let mut yes = false;
+    for item in &lvl.select.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            for_each_local(e, &mut |x| {
+                if let Expr::Function(f) = x {
+                    if fn_name(f) == "count" && star_args(f) {
+                        yes = true;
+                    }
+                }
+            });
+        }
+    }
+    yes
+}
+
+/// Counts and sums over rows the joins repeat.
+fn fan_out(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, order: &[&Expr]) {
+    if !shape.any_repeated() {
+        return;
+    }
+    let pack = l.pack;
+    // Grouped by a key of some relation: COUNT(*) counts joined rows per entity.
+    let group_cols: Vec<super::scope::ColRef> = match &lvl.select.group_by {
+        sqlparser::ast::GroupByExpr::Expressions(g, _) => {
+            g.iter().filter_map(|e| lvl.column(pack, e)).collect()
+        }
+        _ => Vec::new(),
+    };
+    let grouped_by_key = lvl.rels.iter().any(|r| {
+        let Some(t) = lvl.base_table(pack, r) else {
+            return false;
+        };
+        let mut cols: BTreeSet<String> = group_cols
+            .iter()
+            .filter(|c| c.alias == r.alias)
+            .map(|c| c.column.clone())
+            .collect();
+        if cols.is_empty() {
+            return false;
+        }
+        cols.extend(pinned_columns(l, lvl, r));
+        covers_key(pack, &t, &cols)
+    });
+    let all_repeated = shape.repeated.iter().all(|r| *r);
+    let mut exprs: Vec<&Expr> = Vec::new();
+    for item in &lvl.select.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            exprs.push(e);
+        }
+    }
+    if let Some(h) = &lvl.select.having {
+        exprs.push(h);
+    }
+    exprs.extend(order.iter().copied());
+    let mut hits: Vec<(String, &Expr)> = Vec::new();
+    for e in exprs {
+        for_each_local(e, &mut |x| {
+            let Expr::Function(f) = x else { return };
+            if f.over.is_some() {
+                return;
+            }
+            let name = fn_name(f);
+            if name == "count" && star_args(f) && all_repeated && !grouped_by_key {
+                hits.push((
+                    "COUNT(*) counts combinations of joined rows, not rows of one table".into(),
+                    x,
+                ));
+            } else if name == "sum" || (name == "count" && !distinct_args(f) && !star_args(f)) {
+                if let Some(c) = args_of(f).first().and_then(|a| lvl.column(pack, a)) {
+                    let idx = lvl.rels.iter().position(|r| r.alias == c.alias);
+                    if idx.is_some_and(|i| shape.repeated[i]) && (name == "sum" || !grouped_by_key)
+                    {
+                        hits.push((
+                            format!(
+                                "{}({}.{}) adds up rows the join repeats",
+                                name.to_uppercase(),
+                                c.alias,
+                                c.column
+                            ),
+                            x,
+                        ));
+                    }
+                }
+            }
+        });
+    }
+    if let Some((m, at)) = hits.into_iter().next() {
+        l.flag(SenseCode::FanOut, m, Some(at));
+    }
+}

@@ -1,0 +1,326 @@
+//! Literals against the data: thresholds and values outside a column's domain (L2),
+//! coordinates outside every area of the pack (L1), and equality filters no single area
+//! satisfies together, or that name another place than the coordinates (S6).
+
+use sqlparser::ast::{BinaryOperator, Expr};
+
+use super::scope::{conjuncts, for_each_local, Level};
+use super::{args_of, fn_name, number, text, Lint, SenseCode};
+use crate::pack::ValueDomain;
+use crate::Location;
+
+/// Degrees of slack around an area's extent (about 1 km).
+const MARGIN_DEG: f64 = 0.01;
+
+fn domain<'p>(l: &Lint<'p>, table: &str, column: &str) -> Option<&'p ValueDomain> {
+    let key = format!("{table}.{column}");
+    l.pack
+        .data()
+        .value_domains
+        .iter()
+        .find(|d| d.column() == key)
+}
+
+fn flip(op: &BinaryOperator) -> Option<BinaryOperator> {
+    Some(match op {
+        BinaryOperator::Gt => BinaryOperator::Lt,
+        BinaryOperator::GtEq => BinaryOperator::LtEq,
+        BinaryOperator::Lt => BinaryOperator::Gt,
+        BinaryOperator::LtEq => BinaryOperator::GtEq,
+        BinaryOperator::Eq => BinaryOperator::Eq,
+        BinaryOperator::NotEq => BinaryOperator::NotEq,
+        _ => return None,
+    })
+}
+
+fn json_of(e: &Expr) -> Option<serde_json::Value> {
+    if let Some(s) = text(e) {
+        return Some(serde_json::Value::String(s.to_string()));
+    }
+    number(e)
+        .and_then(serde_json::Number::from_f64)
+        .map(serde_json::Value::Number)
+}
+
+fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => (x - y).abs() < 1e-9,
+        _ => match (a.as_str(), b.as_str()) {
+            (Some(x), Some(y)) => x == y,
+            _ => a == b,
+        },
+    }
+}
+
+/// L2 on every comparison of a column with a literal, and the literal points.
+pub(super) fn check(l: &mut Lint<'_>, lvl: &Level<'_>, e: &Expr) {
+    let pack = l.pack;
+    let mut hits: Vec<(String, &Expr)> = Vec::new();
+    let mut points: Vec<(f64, f64, &Expr)> = Vec::new();
+    for_each_local(e, &mut |x| match x {
+        Expr::BinaryOp { left, op, right } => {
+            let (col, lit, op) = match (lvl.column(pack, left), lvl.column(pack, right)) {
+                (Some(c), None) => (c, right.as_ref(), op.clone()),
+                (None, Some(c)) => match flip(op) {
+                    Some(o) => (c, left.as_ref(), o),
+                    None => return,
+                },
+                _ => return,
+            };
+            let Some(d) = domain(l, &col.table, &col.column) else {
+                return;
+            };
+            match d {
+                ValueDomain::Range { min, max, .. } => {
+                    let Some(v) = number(lit) else { return };
+                    let what = match op {
+                        BinaryOperator::Gt if v >= *max => Some("no row"),
+                        BinaryOperator::GtEq if v > *max => Some("no row"),
+                        BinaryOperator::Lt if v <= *min => Some("no row"),
+                        BinaryOperator::LtEq if v < *min => Some("no row"),
+                        BinaryOperator::Eq if v < *min || v > *max => Some("no row"),
+                        BinaryOperator::Gt | BinaryOperator::GtEq if v < *min => Some("every row"),
+                        BinaryOperator::Lt | BinaryOperator::LtEq if v > *max => Some("every row"),
+                        _ => None,
+                    };
+                    if let Some(w) = what {
+                        hits.push((
+                            format!(
+                                "{}.{} {op} {v} keeps {w}: its values lie between {min} and {max}",
+                                col.alias, col.column
+                            ),
+                            x,
+                        ));
+                    }
+                }
+                ValueDomain::Enum { values, .. } => {
+                    if !matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq) {
+                        return;
+                    }
+                    let Some(v) = json_of(lit) else { return };
+                    if !values.iter().any(|d| same_value(d, &v)) {
+                        hits.push((
+                            format!(
+                                "{}.{} never equals {v}: the data holds {}",
+                                col.alias,
+                                col.column,
+                                values
+                                    .iter()
+                                    .map(|v| v.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                            x,
+                        ));
+                    }
+                }
+            }
+        }
+        Expr::Function(f) => {
+            let name = fn_name(f);
+            let args = args_of(f);
+            let nums: Vec<Option<f64>> = args.iter().map(|a| number(a)).collect();
+            let srid_ok = |i: usize| {
+                args.get(i)
+                    .is_none_or(|a| number(a).map(|v| v as i32) == pack.data().default_srid)
+            };
+            match name.as_str() {
+                "st_makepoint" | "st_point" if nums.len() >= 2 => {
+                    if let (Some(px), Some(py)) = (nums[0], nums[1]) {
+                        if name == "st_makepoint" || srid_ok(2) {
+                            points.push((px, py, x));
+                        }
+                    }
+                }
+                "st_makeenvelope" if nums.len() >= 4 && srid_ok(4) => {
+                    if let (Some(a), Some(b), Some(c), Some(d)) =
+                        (nums[0], nums[1], nums[2], nums[3])
+                    {
+                        points.push(((a + c) / 2.0, (b + d) / 2.0, x));
+                    }
+                }
+                "st_geomfromtext" | "st_geometryfromtext" if srid_ok(1) => {
+                    if let Some(wkt) = args.first().and_then(|a| text(a)) {
+                        for (px, py) in wkt_points(wkt) {
+                            points.push((px, py, x));
+                        }
+                    }
+                }
+                "st_geomfromgeojson" => {
+                    if let Some(j) = args
+                        .first()
+                        .and_then(|a| text(a))
+                        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+                    {
+                        if let Some(c) = j.get("coordinates").and_then(|c| c.as_array()) {
+                            if let (Some(px), Some(py)) = (
+                                c.first().and_then(|v| v.as_f64()),
+                                c.get(1).and_then(|v| v.as_f64()),
+                            ) {
+                                points.push((px, py, x));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    });
+    for (m, at) in hits {
+        l.flag(SenseCode::LiteralOutsideDomain, m, Some(at));
+    }
+    for (px, py, at) in points {
+        let loc = super::location(sqlparser::ast::Spanned::span(at));
+        l.points.push((px, py, loc));
+    }
+}
+
+/// The coordinate pairs of a WKT text.
+fn wkt_points(wkt: &str) -> Vec<(f64, f64)> {
+    let inner: String = wkt
+        .chars()
+        .map(|c| if c == '(' || c == ')' { ' ' } else { c })
+        .collect();
+    let body = inner.trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == ' ');
+    body.split(',')
+        .filter_map(|pair| {
+            let mut it = pair.split_whitespace().map(|v| v.parse::<f64>());
+            match (it.next(), it.next()) {
+                (Some(Ok(x)), Some(Ok(y))) => Some((x, y)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Equality filters of this level, for S6.
+pub(super) fn collect_equalities(l: &mut Lint<'_>, lvl: &Level<'_>) {
+    let Some(w) = &lvl.select.selection else {
+        return;
+    };
+    let mut found = Vec::new();
+    for c in conjuncts(w) {
+        if let Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq,
+            right,
+        } = c
+        {
+            let pair = match (lvl.column(l.pack, left), json_of(right)) {
+                (Some(col), Some(v)) => Some((col, v)),
+                _ => match (lvl.column(l.pack, right), json_of(left)) {
+                    (Some(col), Some(v)) => Some((col, v)),
+                    _ => None,
+                },
+            };
+            if let Some((col, v)) = pair {
+                found.push((col.table, col.column, v));
+            }
+        }
+    }
+    l.eqs.extend(found);
+}
+
+/// Statement-wide checks: L1 and S6.
+pub(super) fn statement(l: &mut Lint<'_>) {
+    let areas = &l.pack.data().areas;
+    if areas.is_empty() {
+        return;
+    }
+    let inside = |a: &crate::pack::Area, x: f64, y: f64| {
+        x >= a.extent[0] - MARGIN_DEG
+            && x <= a.extent[2] + MARGIN_DEG
+            && y >= a.extent[1] - MARGIN_DEG
+            && y <= a.extent[3] + MARGIN_DEG
+    };
+    // Areas the coordinates lie in.
+    let mut coord_areas: Option<Vec<usize>> = None;
+    let points = std::mem::take(&mut l.points);
+    for (x, y, loc) in &points {
+        let hit: Vec<usize> = areas
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| inside(a, *x, *y))
+            .map(|(i, _)| i)
+            .collect();
+        if hit.is_empty() {
+            flag_at(
+                l,
+                SenseCode::CoordinatesOutsideAreas,
+                format!("({x}, {y}) lies outside every area the database covers"),
+                *loc,
+            );
+        } else {
+            let mut all = coord_areas.unwrap_or_default();
+            all.extend(hit);
+            coord_areas = Some(all);
+        }
+    }
+    // Areas the equality filters allow.
+    let eqs = std::mem::take(&mut l.eqs);
+    let constrained: Vec<&(String, String, serde_json::Value)> = eqs
+        .iter()
+        .filter(|(t, c, _)| areas.iter().any(|a| a.value(t, c).is_some()))
+        .collect();
+    let mut allowed: Vec<usize> = (0..areas.len()).collect();
+    if !constrained.is_empty() {
+        allowed.retain(|i| {
+            let a = &areas[*i];
+            constrained
+                .iter()
+                .all(|(t, c, v)| a.fills(t) && a.value(t, c).is_none_or(|av| same_value(av, v)))
+        });
+        if allowed.is_empty() {
+            let list: Vec<String> = constrained
+                .iter()
+                .map(|(_, c, v)| format!("{c} = {v}"))
+                .collect();
+            flag_at(
+                l,
+                SenseCode::IncoherentFilters,
+                format!(
+                    "no place of the database has {} together",
+                    list.join(" and ")
+                ),
+                None,
+            );
+            return;
+        }
+    }
+    if let Some(ca) = coord_areas {
+        if !constrained.is_empty() && !ca.iter().any(|i| allowed.contains(i)) {
+            flag_at(
+                l,
+                SenseCode::IncoherentFilters,
+                format!(
+                    "the coordinates lie in {} but the filters name {}",
+                    ca.first()
+                        .map(|i| areas[*i].name.as_str())
+                        .unwrap_or("another area"),
+                    allowed
+                        .first()
+                        .map(|i| areas[*i].name.as_str())
+                        .unwrap_or("another area")
+                ),
+                None,
+            );
+        }
+    }
+}
+
+fn flag_at(l: &mut Lint<'_>, code: SenseCode, message: String, location: Option<Location>) {
+    if !l
+        .out
+        .iter()
+        .any(|g| g.code == code.as_str() && g.message == message)
+    {
+        l.out.push(crate::Finding {
+            severity: crate::Severity::Warning,
+            aspect: crate::Aspect::Sense,
+            code: code.as_str().to_string(),
+            message,
+            location,
+        });
+    }
+}

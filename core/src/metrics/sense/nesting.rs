@@ -1,0 +1,84 @@
+//! L3: nesting that does nothing but filter. A CTE or derived table whose body reads one
+//! table, selects plain columns of it and only filters its rows is the same query as the
+//! filter written in the outer WHERE clause. The finding is the statement's when every
+//! nesting it has is of that kind (a filtering CTE beside one that aggregates is a step of
+//! a real analysis).
+
+use sqlparser::ast::{Expr, GroupByExpr, Query, SelectItem};
+
+use super::scope::{for_each_expr, own_ctes, single_select, Level, RelSource};
+use super::{Lint, SenseCode};
+
+/// Records one nesting level: fake (only filters) or not.
+pub(super) fn check_body(l: &mut Lint<'_>, body: &Query, what: &str) {
+    l.nestings += 1;
+    let Some(sel) = single_select(body) else {
+        return;
+    };
+    if body.limit_clause.is_some() || body.order_by.is_some() || sel.distinct.is_some() {
+        return;
+    }
+    if !matches!(&sel.group_by, GroupByExpr::Expressions(g, _) if g.is_empty())
+        || sel.having.is_some()
+    {
+        return;
+    }
+    let ctes = own_ctes(body);
+    let lvl = Level::new(l.pack, sel, &ctes);
+    if lvl.rels.len() != 1 || !matches!(lvl.rels[0].source, RelSource::Table(_)) {
+        return;
+    }
+    let plain = sel.projection.iter().all(|i| match i {
+        SelectItem::UnnamedExpr(e) => {
+            matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+        }
+        SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => true,
+        SelectItem::ExprWithAlias { expr, .. } => {
+            matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+        }
+        _ => false,
+    });
+    if !plain {
+        return;
+    }
+    // A filter that itself nests (EXISTS / IN / scalar subquery) does something.
+    let mut nested = false;
+    if let Some(w) = &sel.selection {
+        for_each_expr(w, &mut |x| {
+            if matches!(
+                x,
+                Expr::Subquery(_)
+                    | Expr::Exists { .. }
+                    | Expr::In {
+                        target: sqlparser::ast::InTarget::Subquery(_),
+                        ..
+                    }
+            ) {
+                nested = true;
+            }
+        });
+    }
+    if nested {
+        return;
+    }
+    l.fake_nestings.push((
+        format!("{what} only filters one table: the same filter belongs in the outer WHERE clause"),
+        sel.selection
+            .as_ref()
+            .and_then(|w| super::location(sqlparser::ast::Spanned::span(w))),
+    ));
+}
+
+/// The statement's L3 finding, when all its nesting is fake.
+pub(super) fn statement(l: &mut Lint<'_>) {
+    if l.nestings > 0 && l.fake_nestings.len() == l.nestings {
+        let (message, location) = l.fake_nestings[0].clone();
+        l.out.push(crate::Finding {
+            severity: crate::Severity::Warning,
+            aspect: crate::Aspect::Sense,
+            code: SenseCode::FakeNesting.as_str().to_string(),
+            message,
+            location,
+        });
+    }
+}

@@ -1,0 +1,324 @@
+//! The audit's examples (`quality-audit.md`, one or more per defect class) must each be
+//! flagged with their class; sound queries of the same shapes must not be.
+
+use super::*;
+
+fn codes(sql: &str) -> Vec<String> {
+    let pack = SchemaPack::default_pack();
+    let stmts = crate::sql::parse(sql).expect("test SQL parses");
+    sense_findings(&pack, &stmts[0])
+        .into_iter()
+        .map(|f| f.code)
+        .collect()
+}
+
+#[track_caller]
+fn flags(sql: &str, code: SenseCode) {
+    let got = codes(sql);
+    assert!(
+        got.iter().any(|c| c == code.as_str()),
+        "expected {} ({}) for\n{sql}\ngot {got:?}",
+        code.as_str(),
+        code.class()
+    );
+}
+
+#[track_caller]
+fn clean(sql: &str) {
+    let got = codes(sql);
+    assert!(
+        got.is_empty(),
+        "expected no finding for\n{sql}\ngot {got:?}"
+    );
+}
+
+#[test]
+fn s1_counts_over_fan_out_joins_and_cross_products() {
+    // project_scenario × building_height_cache × grid_bus, COUNT(*) per project.
+    let sql = "SELECT ps.project_name, COUNT(*) AS n FROM cim_vector.project_scenario ps \
+               JOIN cim_raster.building_height_cache bhc ON ps.project_id = bhc.project_id AND ps.scenario_id = bhc.scenario_id \
+               JOIN cim_vector.grid_bus gb ON gb.project_id = ps.project_id AND gb.scenario_id = ps.scenario_id \
+               GROUP BY ps.project_name";
+    flags(sql, SenseCode::FanOut);
+    // building_properties ↔ grid_bus on (project_id, scenario_id): a per-scenario cross product.
+    flags(
+        "SELECT bp.building_id, gb.bus_id FROM cim_vector.building_properties bp \
+         JOIN cim_vector.grid_bus gb ON gb.project_id = bp.project_id AND gb.scenario_id = bp.scenario_id",
+        SenseCode::CrossProductJoin,
+    );
+    // A join nothing reads.
+    flags(
+        "SELECT b.building_id FROM cim_vector.building b \
+         LEFT JOIN cim_vector.building_properties bp ON bp.building_fk = b.id",
+        SenseCode::UnusedJoin,
+    );
+    // A LEFT JOIN the WHERE clause makes inner.
+    flags(
+        "SELECT cg.comune, b.building_id FROM cim_census.census_geo cg \
+         LEFT JOIN cim_vector.building b ON b.census_id = cg.sez2011 WHERE b.lod = 1",
+        SenseCode::NullifiedLeftJoin,
+    );
+    // Sound: buses per census section (COUNT(*) of the joined rows per section key).
+    clean(
+        "SELECT cg.sez2011, COUNT(*) AS n_buses FROM cim_census.census_geo cg \
+         JOIN cim_vector.grid_bus gb ON ST_Within(gb.geometry, cg.geometry) \
+         WHERE cg.comune = 'Milano' GROUP BY cg.sez2011",
+    );
+    // Sound: buildings per municipality through a many-to-one join.
+    clean(
+        "SELECT cg.comune, COUNT(*) AS n_buildings FROM cim_vector.building b \
+         JOIN cim_census.census_geo cg ON b.census_id = cg.sez2011 GROUP BY cg.comune",
+    );
+}
+
+#[test]
+fn s2_no_op_and_constant_operations() {
+    flags(
+        "SELECT gb.bus_id, ST_NPoints(gb.geometry) AS n FROM cim_vector.grid_bus gb",
+        SenseCode::NoOp,
+    );
+    flags(
+        "SELECT b.building_id, ST_SetSRID(b.building_geometry, 4326) AS g FROM cim_vector.building b",
+        SenseCode::NoOp,
+    );
+    flags(
+        "SELECT b.building_id, ST_Force2D(b.building_geometry) AS g FROM cim_vector.building b",
+        SenseCode::NoOp,
+    );
+    flags(
+        "SELECT b.building_id FROM cim_vector.building b ORDER BY ST_Area(ST_MakeEnvelope(9.18, 45.46, 9.19, 45.47, 4326))",
+        SenseCode::ConstantOrder,
+    );
+    flags(
+        "SELECT b.building_id FROM cim_vector.building b WHERE b.lod = 1 ORDER BY b.lod",
+        SenseCode::ConstantOrder,
+    );
+    flags(
+        "SELECT gl.line_id, ST_Area(gl.geometry::geometry) AS a FROM cim_vector.grid_line gl",
+        SenseCode::NoOp,
+    );
+    clean("SELECT gl.line_id, ST_NPoints(gl.geometry) AS n FROM cim_vector.grid_line gl ORDER BY n DESC");
+}
+
+#[test]
+fn s3_meaningless_aggregates() {
+    flags(
+        "SELECT ps.project_id, COUNT(DISTINCT ST_ExteriorRing(ps.project_boundary)) AS n \
+         FROM cim_vector.project_scenario ps GROUP BY ps.project_id",
+        SenseCode::MeaninglessAggregate,
+    );
+    flags(
+        "SELECT gb.network_id, SUM(ST_Distance(gb.geometry::geography, ST_SetSRID(ST_MakePoint(9.185, 45.463), 4326)::geography)) AS d \
+         FROM cim_vector.grid_bus gb GROUP BY gb.network_id",
+        SenseCode::MeaninglessAggregate,
+    );
+    flags(
+        "SELECT b.id, COUNT(DISTINCT b.building_id) AS n FROM cim_vector.building b \
+         JOIN cim_census.census_geo cg ON b.census_id = cg.sez2011 GROUP BY b.id",
+        SenseCode::MeaninglessAggregate,
+    );
+    flags(
+        "SELECT cg.comune, AVG(cg.sez2011) AS a FROM cim_census.census_geo cg GROUP BY cg.comune",
+        SenseCode::MeaninglessAggregate,
+    );
+}
+
+#[test]
+fn s4_degenerate_grouping() {
+    flags(
+        "SELECT b.building_geometry_source, COUNT(*) AS n FROM cim_vector.building b \
+         WHERE b.building_geometry_source = 'catasto' GROUP BY b.building_geometry_source",
+        SenseCode::DegenerateGrouping,
+    );
+    flags(
+        "SELECT b.id, MAX(ST_Area(b.building_geometry::geography)) AS a FROM cim_vector.building b GROUP BY b.id",
+        SenseCode::DegenerateGrouping,
+    );
+}
+
+#[test]
+fn s5_incoherent_analysis() {
+    // The distance from a building to its own census section is always 0.
+    flags(
+        "SELECT b.building_id, ST_Distance(b.building_geometry::geography, cg.geometry::geography) AS d \
+         FROM cim_vector.building b JOIN cim_census.census_geo cg ON b.census_id = cg.sez2011",
+        SenseCode::IncoherentAnalysis,
+    );
+    flags(
+        "SELECT b.building_id, ST_Distance(b.building_geometry, cg.geometry) AS d \
+         FROM cim_vector.building b JOIN cim_census.census_geo cg ON ST_Within(b.building_geometry, cg.geometry)",
+        SenseCode::IncoherentAnalysis,
+    );
+    // All building pairs within 950 m.
+    flags(
+        "SELECT b.building_id, b2.building_id FROM cim_vector.building b \
+         JOIN cim_vector.building b2 ON ST_DWithin(b.building_geometry::geography, b2.building_geometry::geography, 950) AND b.id <> b2.id",
+        SenseCode::WideDistanceJoin,
+    );
+    clean(
+        "SELECT b.building_id, COUNT(b2.id) AS n FROM cim_vector.building b \
+         JOIN cim_vector.building b2 ON ST_DWithin(b.building_geometry::geography, b2.building_geometry::geography, 10) AND b2.id <> b.id \
+         WHERE b.lod = 1 AND b2.lod = 1 GROUP BY b.building_id",
+    );
+}
+
+#[test]
+fn s6_filters_that_cannot_hold_together() {
+    flags(
+        "SELECT gb.bus_id FROM cim_vector.grid_bus gb WHERE gb.network_id = 'net_milano' AND gb.project_id = 'roma_eur'",
+        SenseCode::IncoherentFilters,
+    );
+    flags(
+        "WITH p AS (SELECT ps.project_id, ps.project_boundary FROM cim_vector.project_scenario ps WHERE ps.project_name = 'Roma EUR') \
+         SELECT p.project_id, ST_Area(p.project_boundary::geography) AS a FROM p WHERE p.project_id = 'torino_crocetta'",
+        SenseCode::IncoherentFilters,
+    );
+    clean(
+        "SELECT gb.bus_id, gb.voltage_kv FROM cim_vector.grid_bus gb WHERE gb.network_id = 'net_milano' AND gb.project_id = 'milano_centro'",
+    );
+}
+
+#[test]
+fn s7_unit_errors() {
+    flags(
+        "SELECT b.building_id, ST_ClusterDBSCAN(b.building_geometry, 0.001, 3) OVER () AS c FROM cim_vector.building b",
+        SenseCode::UnitError,
+    );
+    flags(
+        "SELECT b.building_id, ST_Area(ST_Transform(b.building_geometry, 3857)) AS a FROM cim_vector.building b",
+        SenseCode::UnitError,
+    );
+    flags(
+        "SELECT b.building_id, ST_Simplify(ST_Transform(b.building_geometry, 32632), 50) AS g FROM cim_vector.building b",
+        SenseCode::UnitError,
+    );
+    flags(
+        "SELECT b.building_id, ST_Translate(b.building_geometry, 0.002, 0.002) AS g FROM cim_vector.building b",
+        SenseCode::UnitError,
+    );
+    clean(
+        "SELECT b.building_id, ST_ClusterDBSCAN(ST_Transform(b.building_geometry, 32632), 25, 3) OVER () AS c \
+         FROM cim_vector.building b WHERE b.lod = 0",
+    );
+}
+
+#[test]
+fn s8_predicates_false_by_construction() {
+    flags(
+        "SELECT b.building_id FROM cim_vector.building b \
+         WHERE ST_Crosses(b.building_geometry, ST_MakeEnvelope(9.18, 45.46, 9.19, 45.465, 4326))",
+        SenseCode::AlwaysFalsePredicate,
+    );
+    flags(
+        "SELECT ps.project_id FROM cim_vector.project_scenario ps WHERE ST_Overlaps(ps.project_boundary, ps.project_center)",
+        SenseCode::AlwaysFalsePredicate,
+    );
+}
+
+#[test]
+fn s9_clustering_misuse() {
+    flags(
+        "SELECT ps.project_name, ST_ClusterKMeans(ps.project_boundary, 2) OVER () AS c \
+         FROM cim_vector.project_scenario ps JOIN cim_vector.grid_bus gb ON gb.project_id = ps.project_id AND gb.scenario_id = ps.scenario_id",
+        SenseCode::ClusteringMisuse,
+    );
+    flags(
+        "SELECT ps.scenario_id, ST_ClusterKMeans(ps.project_center, 8) OVER () AS c \
+         FROM cim_vector.project_scenario ps WHERE ps.project_id = 'milano_centro'",
+        SenseCode::ClusteringMisuse,
+    );
+    clean(
+        "SELECT ps.project_id, ST_ClusterKMeans(ps.project_center, 2) OVER () AS c \
+         FROM cim_vector.project_scenario ps WHERE ps.scenario_id = 'baseline'",
+    );
+}
+
+#[test]
+fn s10_raster_misuse() {
+    flags(
+        "SELECT b.building_id, ST_SummaryStats(d.rast) AS s FROM cim_vector.building b \
+         JOIN cim_raster.dtm_raster d ON ST_Intersects(b.building_geometry, d.rast)",
+        SenseCode::RasterMisuse,
+    );
+    flags(
+        "SELECT rm.filename, ST_Area(ST_Polygon(rm.rast)::geography) AS a FROM cim_raster.raster_model rm",
+        SenseCode::RasterMisuse,
+    );
+    clean(
+        "SELECT b.building_id, (ST_SummaryStats(ST_Clip(d.rast, b.building_geometry))).mean AS mean_dtm \
+         FROM cim_vector.building b JOIN cim_raster.dtm_raster d ON ST_Intersects(b.building_geometry, d.rast) WHERE b.lod = 0",
+    );
+}
+
+#[test]
+fn l1_l2_literals_against_the_data() {
+    // Milano census sections within 1,350 m of a point in the Tyrrhenian Sea.
+    flags(
+        "SELECT cg.sez2011 FROM cim_census.census_geo cg WHERE cg.comune = 'Milano' \
+         AND ST_DWithin(cg.geometry::geography, ST_SetSRID(ST_MakePoint(10.5, 40.0), 4326)::geography, 1350)",
+        SenseCode::CoordinatesOutsideAreas,
+    );
+    flags(
+        "SELECT bp.building_id FROM cim_vector.building_properties bp WHERE bp.height > 353.5",
+        SenseCode::LiteralOutsideDomain,
+    );
+    flags(
+        "SELECT d.filename FROM cim_raster.dsm_raster d WHERE d.max_elevation >= 3170",
+        SenseCode::LiteralOutsideDomain,
+    );
+    flags(
+        "SELECT bp.building_id FROM cim_vector.building_properties bp WHERE bp.gross_floor_area > 73857",
+        SenseCode::LiteralOutsideDomain,
+    );
+    flags(
+        "SELECT bp.building_id FROM cim_vector.building_properties bp WHERE bp.type = 'castle'",
+        SenseCode::LiteralOutsideDomain,
+    );
+    clean(
+        "SELECT cg.sez2011, cg.p1 FROM cim_census.census_geo cg WHERE cg.comune = 'Milano' \
+         AND ST_DWithin(cg.geometry::geography, ST_SetSRID(ST_MakePoint(9.186, 45.463), 4326)::geography, 300)",
+    );
+}
+
+#[test]
+fn l3_nesting_that_only_filters() {
+    flags(
+        "WITH s AS (SELECT gb.bus_id, gb.name FROM cim_vector.grid_bus gb WHERE gb.zone = 'HV') SELECT s.bus_id, s.name FROM s",
+        SenseCode::FakeNesting,
+    );
+    // A filtering step beside one that aggregates is a real analysis.
+    clean(
+        "WITH hv AS (SELECT gb.network_id, gb.bus_id FROM cim_vector.grid_bus gb WHERE gb.zone = 'HV'), \
+         deg AS (SELECT gl.network_id, gl.from_bus AS bus_id, COUNT(*) AS n FROM cim_vector.grid_line gl GROUP BY gl.network_id, gl.from_bus) \
+         SELECT hv.bus_id, d.n FROM hv JOIN deg d ON d.network_id = hv.network_id AND d.bus_id = hv.bus_id",
+    );
+}
+
+#[test]
+fn every_code_has_a_class_and_round_trips() {
+    for c in SenseCode::ALL {
+        assert_eq!(SenseCode::from_code(c.as_str()), Some(c));
+        assert!(c.as_str().starts_with(&c.class().to_lowercase()));
+    }
+}
+
+#[test]
+fn few_seed_queries_are_flagged() {
+    // The hand-written seed corpus is what real use looks like: the lints must not reject
+    // it wholesale (today 9 of 190, each a defensible finding).
+    let pack = SchemaPack::default_pack();
+    let corpus = pack.corpus_jsonl().expect("the built-in pack has a corpus");
+    let mut n = 0;
+    let mut flagged = 0;
+    for line in corpus.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let sql = v["sql_postgis"].as_str().unwrap();
+        let stmts = crate::sql::parse(sql).unwrap();
+        n += 1;
+        flagged += usize::from(!sense_findings(&pack, &stmts[0]).is_empty());
+    }
+    assert!(
+        flagged * 100 <= n * 6,
+        "{flagged} of {n} seed queries flagged"
+    );
+}
