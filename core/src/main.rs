@@ -102,6 +102,10 @@ enum Command {
         /// No progress bars.
         #[arg(long)]
         quiet: bool,
+        /// Keep queries the `sense` metric flags (join fan-out, no-ops, unit errors…):
+        /// they are still scored, and their findings reported.
+        #[arg(long)]
+        no_sense_filter: bool,
         /// Run every candidate on this database (read-only, with a timeout): run-time
         /// errors, timeouts and empty results are rejected, records carry
         /// `execution: {rows, ms}`. A connection string or postgres:// URL (PG* variables
@@ -202,6 +206,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             fix,
             oversample,
             quiet,
+            no_sense_filter,
             execute,
             allow_empty,
             timeout_ms,
@@ -227,6 +232,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     oversample,
                     fixed,
                     allow_empty,
+                    thresholds: sqlsynth::pipeline::Thresholds {
+                        sense: if no_sense_filter { 0.0 } else { 1.0 },
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
             };

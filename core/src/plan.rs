@@ -125,6 +125,14 @@ pub enum PlanExpr {
         /// The subquery (one row, one column).
         query: Box<SelectPlan>,
     },
+    /// One field of a composite value, `(expr).field` (e.g. the `mean` of
+    /// `ST_SummaryStats`).
+    Field {
+        /// The composite value.
+        expr: Box<PlanExpr>,
+        /// Field name.
+        field: String,
+    },
     /// An output column of the same SELECT, by its alias (in ORDER BY).
     Output {
         /// The alias.
@@ -182,7 +190,7 @@ impl PlanExpr {
             PlanExpr::Call { args, .. } | PlanExpr::Window { args, .. } => {
                 args.iter().for_each(|a| a.literals(out))
             }
-            PlanExpr::Cast { expr, .. } => expr.literals(out),
+            PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => expr.literals(out),
             PlanExpr::Aggregate { arg, .. } => {
                 if let Some(a) = arg {
                     a.literals(out)

@@ -312,6 +312,12 @@ pub(crate) fn expr(e: &PlanExpr) -> Expr {
             negated: *negated,
         },
         PlanExpr::Scalar { query } => Expr::Subquery(Box::new(select_query(query))),
+        PlanExpr::Field { expr: inner, field } => Expr::CompoundFieldAccess {
+            root: Box::new(Expr::Nested(Box::new(expr(inner)))),
+            access_chain: vec![sqlparser::ast::AccessExpr::Dot(Expr::Identifier(ident(
+                field,
+            )))],
+        },
         PlanExpr::Output { name } => Expr::Identifier(ident(name)),
     }
 }

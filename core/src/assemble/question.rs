@@ -140,6 +140,9 @@ impl<'p> Ctx<'p> {
             PlanExpr::Column { rel, column } => self.column(rel, column, owner),
             PlanExpr::Literal { value } => lit(value),
             PlanExpr::Cast { expr, .. } => self.expr(expr, owner),
+            PlanExpr::Field { expr, field } => {
+                format!("the {field} of {}", self.expr(expr, owner))
+            }
             PlanExpr::Output { name } => match self
                 .main
                 .items
@@ -447,6 +450,22 @@ impl<'p> Ctx<'p> {
                 // Inner filters name the inner alias; phrase them as the outer relation's.
                 out.push(self.condition(&rename(f, &body.from[0].alias, &r.alias), owner));
             }
+            if let (Some(n), Some((key, desc))) = (body.limit, body.order_by.first()) {
+                let key = rename(key, &body.from[0].alias, &r.alias);
+                let timestamp = matches!(&key, PlanExpr::Column { column, .. }
+                    if column.ends_with("_at") || column.ends_with("_date"));
+                let which = match (timestamp, *desc) {
+                    (true, true) => "latest",
+                    (true, false) => "earliest",
+                    (false, true) => "largest",
+                    (false, false) => "smallest",
+                };
+                out.push(format!(
+                    "the {} is one of the {n} with the {which} {}",
+                    self.noun(&r.alias),
+                    strip_the(&self.expr(&key, false))
+                ));
+            }
             src = &body.from[0].source;
         }
     }
@@ -473,6 +492,10 @@ fn rename(e: &PlanExpr, from: &str, to: &str) -> PlanExpr {
             PlanExpr::call(function, args.iter().map(|a| rename(a, from, to)).collect())
         }
         PlanExpr::Cast { expr, to: ty } => rename(expr, from, to).cast(ty),
+        PlanExpr::Field { expr, field } => PlanExpr::Field {
+            expr: Box::new(rename(expr, from, to)),
+            field: field.clone(),
+        },
         other => other.clone(),
     }
 }

@@ -362,6 +362,21 @@ impl Pipeline<'_> {
         };
         let mut options = self.options.clone();
         options.method = self.model.clone();
+        // The output's sql_type mix is the input's (unless the caller set one, or fixed
+        // the type).
+        let fixes_type = options.fixed.iter().any(|(c, _)| c == "sql_type");
+        if options.type_mix.is_none() && !fixes_type {
+            let col = table.columns.iter().position(|c| c.name == "sql_type");
+            if let Some(col) = col {
+                let mut mix: BTreeMap<String, f64> = BTreeMap::new();
+                for r in &table.rows {
+                    if let Some(v) = r.0.get(col) {
+                        *mix.entry(v.to_string()).or_default() += 1.0;
+                    }
+                }
+                options.type_mix = Some(mix);
+            }
+        }
         let generation: GenerateStats = match self.executor {
             Some(executor) => generator.run_executing(&options, executor, progress, sink)?,
             None => generator.run(&options, progress, sink)?,

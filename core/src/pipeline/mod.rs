@@ -107,6 +107,10 @@ pub struct GenerateOptions {
     /// With an executor: accept queries that run but return no row (by default they are
     /// rejected as `empty_result`). Without one it changes nothing.
     pub allow_empty: bool,
+    /// Shares of `sql_type` the output follows (a quota per type). `None`: the shares of
+    /// the rows the synthesizer samples; [`Pipeline`](crate::pipeline::Pipeline) sets the
+    /// input corpus's.
+    pub type_mix: Option<BTreeMap<String, f64>>,
 }
 
 impl Default for GenerateOptions {
@@ -122,6 +126,7 @@ impl Default for GenerateOptions {
             fixed: Vec::new(),
             method: "gaussian_copula".into(),
             allow_empty: false,
+            type_mix: None,
         }
     }
 }
@@ -289,6 +294,11 @@ pub struct GenerateStats {
 const CHUNK: usize = 8192;
 /// Rows sampled at once.
 const SAMPLE_SLICE: u64 = 65_536;
+/// Rounds after which the per-type quotas are lifted (a pack that cannot realise some
+/// type still gets its records).
+const QUOTA_ROUNDS: u32 = 8;
+/// Position of `sql_type` in a structure row.
+const SQL_TYPE_COLUMN: usize = 7;
 /// Fewest queries sent to the executor at once (more when many records are missing).
 const MIN_EXECUTE_BATCH: usize = 256;
 
@@ -363,6 +373,13 @@ impl Generator<'_> {
             ..GenerateStats::default()
         };
         let mut seen_sql: HashSet<String> = HashSet::new();
+        // Records per sql_type follow the mix of the rows the synthesizer samples (its
+        // marginal, fitted on the input): without quotas the types the selector realises
+        // most easily would crowd out the others.
+        let mut type_target: Option<BTreeMap<String, u64>> = None;
+        let mut type_accepted: BTreeMap<String, u64> = BTreeMap::new();
+        // Rows sampled per requested sql_type (before the constraints).
+        let mut type_drawn: BTreeMap<String, u64> = BTreeMap::new();
         let mut skeleton_counts: HashMap<String, usize> = HashMap::new();
         let mut metric_sums: BTreeMap<String, f64> = BTreeMap::new();
         let mut quality_sum = 0.0;
@@ -399,11 +416,40 @@ impl Generator<'_> {
             } else {
                 1.0
             };
-            let n = ((missing as f64) * opts.oversample / yield_so_far)
-                .ceil()
-                .clamp(1.0, 50_000_000.0) as u64;
-            let rows = next_row..next_row + n;
-            next_row += n;
+            // What to sample: once the per-type quotas are known, each type that is short
+            // gets rows conditioned on it (the synthesizer's conditional sampling), sized
+            // by that type's own yield; else rows of the plain (or user-fixed) model.
+            let user_fixes_type = opts.fixed.iter().any(|(c, _)| c == "sql_type");
+            let mut draws: Vec<(Vec<(String, FeatureValue)>, u64)> = Vec::new();
+            if let (Some(q), false) = (&type_target, user_fixes_type) {
+                if !q.is_empty() && stats.rounds <= QUOTA_ROUNDS {
+                    for (ty, target) in q {
+                        let got = type_accepted.get(ty).copied().unwrap_or(0);
+                        if got >= *target {
+                            continue;
+                        }
+                        let drawn = type_drawn.get(ty).copied().unwrap_or(0);
+                        let y = if got > 0 && drawn > 0 {
+                            got as f64 / drawn as f64
+                        } else {
+                            (yield_so_far / 4.0).max(1e-4)
+                        };
+                        let n_t = (((target - got) as f64) * opts.oversample / y)
+                            .ceil()
+                            .clamp(64.0, 5_000_000.0) as u64;
+                        let mut fixed = opts.fixed.clone();
+                        fixed.push(("sql_type".into(), FeatureValue::Cat(ty.clone())));
+                        draws.push((fixed, n_t));
+                    }
+                }
+            }
+            if draws.is_empty() {
+                let n = ((missing as f64) * opts.oversample / yield_so_far)
+                    .ceil()
+                    .clamp(1.0, 50_000_000.0) as u64;
+                draws.push((opts.fixed.clone(), n));
+            }
+            let n: u64 = draws.iter().map(|d| d.1).sum();
 
             let t = Instant::now();
             // Sample in slices and keep only the rows that meet the constraints: rows
@@ -411,34 +457,70 @@ impl Generator<'_> {
             // SQL is made (SDV's reject sampling). Slicing bounds the memory held.
             progress.phase(&format!("round {}: sample", stats.rounds), n);
             let mut sampled: Vec<(u64, StructureRow)> = Vec::new();
-            let mut start = rows.start;
-            while start < rows.end {
-                if progress.cancelled() {
-                    return Err(GenerateError::Cancelled);
-                }
-                let end = (start + SAMPLE_SLICE).min(rows.end);
-                let slice = self.synthesizer.sample(&SampleRequest {
-                    seed: opts.seed,
-                    rows: start..end,
-                    fixed: opts.fixed.clone(),
-                })?;
-                for (i, row) in slice.into_iter().enumerate() {
-                    match crate::features::structure_violation(&row) {
-                        Some(rule) => {
-                            *stats
-                                .constraint_rejections
-                                .entry(rule.to_string())
-                                .or_default() += 1;
-                        }
-                        None => sampled.push((start + i as u64, row)),
+            for (fixed, count) in &draws {
+                let rows = next_row..next_row + count;
+                next_row += count;
+                let mut start = rows.start;
+                while start < rows.end {
+                    if progress.cancelled() {
+                        return Err(GenerateError::Cancelled);
                     }
+                    let end = (start + SAMPLE_SLICE).min(rows.end);
+                    let slice = self.synthesizer.sample(&SampleRequest {
+                        seed: opts.seed,
+                        rows: start..end,
+                        fixed: fixed.clone(),
+                    })?;
+                    for (i, row) in slice.into_iter().enumerate() {
+                        if let Some(v) = row.0.get(SQL_TYPE_COLUMN) {
+                            *type_drawn.entry(v.to_string()).or_default() += 1;
+                        }
+                        match crate::features::structure_violation(&row) {
+                            Some(rule) => {
+                                *stats
+                                    .constraint_rejections
+                                    .entry(rule.to_string())
+                                    .or_default() += 1;
+                            }
+                            None => sampled.push((start + i as u64, row)),
+                        }
+                    }
+                    progress.advance(end - start);
+                    start = end;
                 }
-                progress.advance(end - start);
-                start = end;
             }
             progress.finish_phase();
             stats.sampled += n;
             t_sample += t.elapsed().as_secs_f64();
+            if type_target.is_none() {
+                let shares: BTreeMap<String, f64> = match &opts.type_mix {
+                    Some(m) => m.clone(),
+                    None => {
+                        let mut c: BTreeMap<String, f64> = BTreeMap::new();
+                        for (_, row) in &sampled {
+                            if let Some(v) = row.0.get(SQL_TYPE_COLUMN) {
+                                *c.entry(v.to_string()).or_default() += 1.0;
+                            }
+                        }
+                        c
+                    }
+                };
+                type_target = Some(type_quotas(&shares, opts.rows));
+            }
+            if std::env::var_os("SQLSYNTH_DEBUG").is_some() {
+                eprintln!(
+                    "round {}: quotas {:?} accepted {:?}",
+                    stats.rounds, type_target, type_accepted
+                );
+            }
+            if stats.rounds > QUOTA_ROUNDS {
+                type_target = Some(BTreeMap::new());
+            }
+            let quotas = type_target.clone().unwrap_or_default();
+            let full = |accepted: &BTreeMap<String, u64>, t: &str| {
+                !quotas.is_empty()
+                    && accepted.get(t).copied().unwrap_or(0) >= quotas.get(t).copied().unwrap_or(0)
+            };
 
             // Candidates in chunks, so the last round stops as soon as the target is met
             // (the rows after that point are left unused, which changes nothing before it).
@@ -459,6 +541,24 @@ impl Generator<'_> {
                     continue;
                 }
                 let t = Instant::now();
+                // Rows of a type whose quota is met are not worth a plan.
+                let chunk: Vec<(u64, StructureRow)> = chunk
+                    .iter()
+                    .filter(|(_, row)| {
+                        let t = row
+                            .0
+                            .get(SQL_TYPE_COLUMN)
+                            .map(|v| v.to_string())
+                            .unwrap_or_default();
+                        let keep = !full(&type_accepted, &t);
+                        if !keep {
+                            *stats.rejections.entry("type_quota".into()).or_default() += 1;
+                        }
+                        keep
+                    })
+                    .cloned()
+                    .collect();
+                let chunk = chunk.as_slice();
                 let outcomes = self.candidates(opts, chunk, progress);
                 t_candidates += t.elapsed().as_secs_f64();
                 let t = Instant::now();
@@ -498,6 +598,15 @@ impl Generator<'_> {
                         *stats.rejections.entry("skeleton_quota".into()).or_default() += 1;
                         continue;
                     }
+                    let realized_type = report
+                        .features
+                        .as_ref()
+                        .map(|f| f.sql_type.clone())
+                        .unwrap_or_default();
+                    if full(&type_accepted, &realized_type) {
+                        *stats.rejections.entry("type_quota".into()).or_default() += 1;
+                        continue;
+                    }
                     // Diversity against what was already accepted: a skeleton's share of its
                     // quota already used lowers the score (the seed-corpus novelty stays).
                     let used = count as f64 / opts.skeleton_quota as f64;
@@ -533,6 +642,7 @@ impl Generator<'_> {
                     }
                     seen_sql.insert(c.sql.clone());
                     *skeleton_counts.entry(report.skeleton.clone()).or_default() += 1;
+                    *type_accepted.entry(realized_type).or_default() += 1;
                     let mut record = self.record(
                         opts,
                         &c.plan,
@@ -858,6 +968,32 @@ fn describe(r: &BTreeMap<String, u64>) -> String {
         .map(|(k, v)| format!("{k} {v}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Records per `sql_type`: the sampled rows' shares of `rows`, rounded by largest
+/// remainder so that they add up to `rows`.
+fn type_quotas(shares: &BTreeMap<String, f64>, rows: u64) -> BTreeMap<String, u64> {
+    let total: f64 = shares.values().filter(|v| **v > 0.0).sum();
+    if total <= 0.0 || !total.is_finite() {
+        return BTreeMap::new();
+    }
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    let mut rest: Vec<(f64, String)> = Vec::new();
+    for (t, c) in shares.iter().filter(|(_, v)| **v > 0.0) {
+        let exact = rows as f64 * *c / total;
+        out.insert(t.clone(), exact.floor() as u64);
+        rest.push((exact - exact.floor(), t.clone()));
+    }
+    let mut missing = rows - out.values().sum::<u64>();
+    rest.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, t) in rest {
+        if missing == 0 {
+            break;
+        }
+        *out.entry(t).or_default() += 1;
+        missing -= 1;
+    }
+    out
 }
 
 /// Why a scored candidate is rejected, if it is.

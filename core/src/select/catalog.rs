@@ -11,6 +11,8 @@ use crate::sql::types::{GeomKind, SqlType};
 pub(crate) struct GeomCol {
     pub name: String,
     pub kind: GeomKind,
+    /// Has a Z coordinate (`PolygonZ`…).
+    pub z: bool,
 }
 
 /// A column that can be filtered with a realistic literal.
@@ -51,6 +53,8 @@ pub(crate) struct TableCat {
     pub raster: Option<String>,
     /// Numeric, non-key columns (for aggregates and ordering).
     pub numeric: Vec<String>,
+    /// Timestamp columns (for "the most recent …").
+    pub timestamps: Vec<String>,
     /// Columns with value domains.
     pub filters: Vec<Filterable>,
     /// Enum-domain columns usable for GROUP BY.
@@ -74,6 +78,8 @@ pub(crate) struct EdgeCat {
     pub right_many: bool,
     /// One right row may match many left rows.
     pub left_many: bool,
+    /// A key join whose left geometry lies inside the right one.
+    pub left_within_right: bool,
 }
 
 impl EdgeCat {
@@ -108,8 +114,17 @@ pub(crate) struct Catalog {
     pub aggregates: BTreeSet<String>,
     /// SRID of the data (for constructors).
     pub srid: i32,
-    /// Extents of the pack's areas: literal coordinates are drawn inside one of them.
-    pub area_extents: Vec<[f64; 4]>,
+    /// The pack's areas: literal coordinates, metric CRSs and the values of area-bound
+    /// columns (project, network, municipality…) of one query come from one of them.
+    pub areas: Vec<crate::pack::Area>,
+}
+
+impl Catalog {
+    /// Whether any area fixes a value for `column` of table `t` (an area-bound column).
+    pub fn area_bound(&self, t: usize, column: &str) -> bool {
+        let key = &self.tables[t].key;
+        self.areas.iter().any(|a| a.value(key, column).is_some())
+    }
 }
 
 fn stem(name: &str) -> String {
@@ -150,6 +165,19 @@ impl Catalog {
             };
             domains.insert(d.column().to_string(), f);
         }
+        // Columns of key joins are identifiers, never measures.
+        let key_columns: BTreeSet<(String, String)> = data
+            .joins
+            .iter()
+            .filter(|j| j.kind == JoinKind::Key)
+            .flat_map(|j| {
+                j.left_columns
+                    .iter()
+                    .map(|c| (j.left.clone(), c.clone()))
+                    .chain(j.right_columns.iter().map(|c| (j.right.clone(), c.clone())))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         let mut tables = Vec::new();
         for (schema, table) in pack.tables() {
             let key = format!("{}.{}", schema.name, table.name);
@@ -159,6 +187,7 @@ impl Catalog {
             let mut geoms = Vec::new();
             let mut raster = None;
             let mut numeric = Vec::new();
+            let mut timestamps = Vec::new();
             let mut filters = Vec::new();
             let mut groupable = Vec::new();
             for (col, ty) in &info.columns {
@@ -166,10 +195,22 @@ impl Catalog {
                     SqlType::Geometry(g) => geoms.push(GeomCol {
                         name: col.clone(),
                         kind: g.kind,
+                        z: table
+                            .columns
+                            .iter()
+                            .find(|c| c.name == *col)
+                            .is_some_and(|c| {
+                                let t = c.sql_type.as_str().to_ascii_lowercase();
+                                let sub = t.split(['(', ',']).nth(1).unwrap_or("").trim();
+                                sub.ends_with('z') || sub.ends_with("zm")
+                            }),
                     }),
                     SqlType::Raster => raster = Some(col.clone()),
+                    SqlType::Timestamp => timestamps.push(col.clone()),
                     SqlType::Float | SqlType::Numeric | SqlType::Int | SqlType::BigInt
                         if !info.primary_key.contains(col)
+                            && !key_columns.contains(&(key.clone(), col.clone()))
+                            && !table.unique.iter().any(|u| u.contains(col))
                             && !col.ends_with("_id")
                             && !col.ends_with("_fk")
                             && col != "srid"
@@ -186,12 +227,22 @@ impl Catalog {
                             *column = col.clone()
                         }
                     }
+                    // Grouping needs at least two values to tell apart.
                     if let Filterable::Enum { values, .. } = &d {
-                        if values.iter().all(|v| v.is_string()) {
+                        if values.len() >= 2 && values.iter().all(|v| v.is_string()) {
                             groupable.push(col.clone());
                         }
                     }
-                    filters.push(d);
+                    // A range over identifiers (bus numbers…) is no filter a person sets;
+                    // small coded ranges (a level of detail 0–2) are.
+                    let is_key = info.primary_key.contains(col)
+                        || key_columns.contains(&(key.clone(), col.clone()))
+                        || table.unique.iter().any(|u| u.contains(col));
+                    let identifier_range = matches!(&d, Filterable::Range { min, max, .. }
+                        if is_key && max - min > 5.0);
+                    if !identifier_range {
+                        filters.push(d);
+                    }
                 }
             }
             let label = ["name", "building_id", "project_name", "comune", "filename"]
@@ -209,6 +260,7 @@ impl Catalog {
                 geoms,
                 raster,
                 numeric,
+                timestamps,
                 filters,
                 groupable,
                 label,
@@ -245,6 +297,7 @@ impl Catalog {
                     ),
                 };
                 Some(EdgeCat {
+                    left_within_right: j.left_within_right,
                     left_many,
                     right_many,
                     index: i,
@@ -291,7 +344,7 @@ impl Catalog {
             quantities,
             functions,
             srid: data.default_srid.unwrap_or(4326),
-            area_extents: data.areas.iter().map(|a| a.extent).collect(),
+            areas: data.areas.clone(),
         }
     }
 

@@ -143,7 +143,7 @@ impl Walker<'_> {
                     self.expr(a);
                 }
             }
-            PlanExpr::Cast { expr, .. } => self.expr(expr),
+            PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => self.expr(expr),
             PlanExpr::Aggregate { arg, .. } => {
                 self.facts.has_aggregate = true;
                 if let Some(a) = arg {
@@ -179,7 +179,7 @@ fn rels_of(e: &PlanExpr, out: &mut BTreeSet<String>) {
         PlanExpr::Call { args, .. } | PlanExpr::Window { args, .. } => {
             args.iter().for_each(|a| rels_of(a, out))
         }
-        PlanExpr::Cast { expr, .. } => rels_of(expr, out),
+        PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => rels_of(expr, out),
         PlanExpr::Aggregate { arg: Some(a), .. } => rels_of(a, out),
         PlanExpr::Compare { left, right, .. } => {
             rels_of(left, out);
@@ -215,7 +215,7 @@ pub(crate) fn columns_of(p: &SelectPlan, alias: &str, out: &mut BTreeSet<String>
             PlanExpr::Call { args, .. } | PlanExpr::Window { args, .. } => {
                 args.iter().for_each(|a| expr(a, alias, out))
             }
-            PlanExpr::Cast { expr: x, .. } => expr(x, alias, out),
+            PlanExpr::Cast { expr: x, .. } | PlanExpr::Field { expr: x, .. } => expr(x, alias, out),
             PlanExpr::Aggregate { arg, .. } => {
                 if let Some(a) = arg {
                     expr(a, alias, out)

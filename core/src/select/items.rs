@@ -37,6 +37,7 @@ struct Geo {
     alias: String,
     column: String,
     kind: GeomKind,
+    z: bool,
 }
 
 impl Geo {
@@ -64,6 +65,7 @@ impl Attempt<'_> {
                     alias: i.alias.clone(),
                     column: c.name.clone(),
                     kind: c.kind,
+                    z: c.z,
                 });
             }
         }
@@ -90,7 +92,9 @@ impl Attempt<'_> {
                 }
                 args.iter().for_each(|a| self.count_calls(a, out));
             }
-            PlanExpr::Cast { expr, .. } => self.count_calls(expr, out),
+            PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => {
+                self.count_calls(expr, out)
+            }
             PlanExpr::Aggregate { arg: Some(a), .. } => self.count_calls(a, out),
             PlanExpr::Compare { left, right, .. } => {
                 self.count_calls(left, out);
@@ -108,17 +112,15 @@ impl Attempt<'_> {
                 self.cat.functions.contains_key(&function.to_lowercase())
                     && args.iter().all(|a| self.known_functions(a))
             }
-            PlanExpr::Cast { expr, .. } => self.known_functions(expr),
+            PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => {
+                self.known_functions(expr)
+            }
             PlanExpr::Aggregate { arg: Some(a), .. } => self.known_functions(a),
             PlanExpr::Compare { left, right, .. } => {
                 self.known_functions(left) && self.known_functions(right)
             }
             _ => true,
         }
-    }
-
-    fn metric_srid(&mut self) -> PlanExpr {
-        self.quantity("@metric_srid", true)
     }
 
     /// A point constant: `ST_SetSRID(ST_MakePoint(x, y), srid)` (2 calls),
@@ -219,7 +221,13 @@ impl Attempt<'_> {
         let mut pairs = Vec::new();
         for a in &gs {
             for b in &gs {
-                if a.alias != b.alias && want.is_none_or(|k| a.kind == k && b.kind == k) {
+                // Two relations the joins make intersect or nest: their distance is 0,
+                // their intersection one of them.
+                let touching = self.touching.contains(&(a.alias.clone(), b.alias.clone()));
+                if a.alias != b.alias
+                    && !touching
+                    && want.is_none_or(|k| a.kind == k && b.kind == k)
+                {
                     pairs.push((a.clone(), b.clone()));
                 }
             }
@@ -257,7 +265,7 @@ impl Attempt<'_> {
                 let cross = self.cross_predicates && self.rng.random_bool(0.5);
                 if cross {
                     if let Some((a, b)) = self.pair(None) {
-                        let p = *[
+                        let opts: Vec<&str> = [
                             "ST_Intersects",
                             "ST_DWithin",
                             "ST_Within",
@@ -270,7 +278,10 @@ impl Attempt<'_> {
                             "ST_Crosses",
                             "ST_Equals",
                         ]
-                        .choose(self.rng)?;
+                        .into_iter()
+                        .filter(|p| possible(p, a.kind, b.kind))
+                        .collect();
+                        let p = *opts.choose(self.rng)?;
                         let e = self.predicate_call(p, a.col(), b.col());
                         return Some(g("spatial_match", Out::Bool, e));
                     }
@@ -280,16 +291,10 @@ impl Attempt<'_> {
                 }
                 let a = self.one(&[])?;
                 if self.rng.random_bool(0.5) {
-                    let p = *[
-                        "ST_Intersects",
-                        "ST_Within",
-                        "ST_CoveredBy",
-                        "ST_Disjoint",
-                        "ST_Overlaps",
-                        "ST_Touches",
-                        "ST_Crosses",
-                    ]
-                    .choose(self.rng)?;
+                    // Touches / Crosses / Overlaps against a search box ask about its
+                    // edges: what lies in, across or outside the box is what is meant.
+                    let p = *["ST_Intersects", "ST_Within", "ST_CoveredBy", "ST_Disjoint"]
+                        .choose(self.rng)?;
                     let env = self.envelope();
                     Some(g(
                         "in_window",
@@ -432,19 +437,16 @@ impl Attempt<'_> {
                     }
                 }
                 let a = self.one(&[])?;
-                let mut opts = vec![
-                    "ST_Centroid",
-                    "ST_Envelope",
-                    "ST_ConvexHull",
-                    "ST_Buffer",
-                    "ST_Simplify",
-                    "ST_SimplifyPreserveTopology",
-                ];
+                // Of a point, centroid, envelope, hull and simplification are the point.
+                let mut opts = vec!["ST_Buffer"];
+                if a.kind != Puntal {
+                    opts.extend(["ST_Centroid", "ST_Envelope", "ST_ConvexHull", "ST_Boundary"]);
+                    if budget >= 2 {
+                        opts.extend(["ST_Simplify", "ST_SimplifyPreserveTopology"]);
+                    }
+                }
                 if a.kind == Polygonal || a.kind == GeomKind::Any {
                     opts.push("ST_PointOnSurface");
-                }
-                if a.kind != Puntal {
-                    opts.push("ST_Boundary");
                 }
                 let f = *opts.choose(self.rng)?;
                 let e = match f {
@@ -453,9 +455,13 @@ impl Attempt<'_> {
                         PlanExpr::call(f, vec![a.col().cast("geography"), d])
                     }
                     "ST_Simplify" | "ST_SimplifyPreserveTopology" => {
-                        let tol =
-                            PlanExpr::number(*["0.0001", "0.0005", "0.00001"].choose(self.rng)?);
-                        PlanExpr::call(f, vec![a.col(), tol])
+                        // A tolerance in metres, in the area's metric CRS.
+                        let s = self.metric_srid();
+                        let tol = self.quantity("@tolerance_m", true);
+                        PlanExpr::call(
+                            f,
+                            vec![PlanExpr::call("ST_Transform", vec![a.col(), s]), tol],
+                        )
                     }
                     _ => PlanExpr::call(f, vec![a.col()]),
                 };
@@ -468,7 +474,7 @@ impl Attempt<'_> {
             }
             F::Accessors => {
                 if budget >= 2 && self.rng.random_bool(0.25) {
-                    let a = self.one(&[])?;
+                    let a = self.one(&[Polygonal, Lineal])?;
                     let f = *["ST_X", "ST_Y"].choose(self.rng)?;
                     let name = if f == "ST_X" {
                         "centroid_x"
@@ -482,14 +488,16 @@ impl Attempt<'_> {
                     ));
                 }
                 let a = self.one(&[])?;
-                let mut opts: Vec<(&str, Out)> = vec![
-                    ("ST_AsText", Out::Other),
-                    ("ST_AsGeoJSON", Out::Other),
-                    ("ST_GeometryType", Out::Other),
-                    ("ST_SRID", Out::Num),
-                    ("ST_NPoints", Out::Num),
-                    ("ST_NumGeometries", Out::Num),
-                ];
+                let mut opts: Vec<(&str, Out)> =
+                    vec![("ST_AsText", Out::Other), ("ST_AsGeoJSON", Out::Other)];
+                // The type of a column declared with one subtype is a constant.
+                if a.kind == GeomKind::Any {
+                    opts.push(("ST_GeometryType", Out::Other));
+                }
+                // Vertex and part counts of a point are always 1.
+                if a.kind != Puntal {
+                    opts.extend([("ST_NPoints", Out::Num), ("ST_NumGeometries", Out::Num)]);
+                }
                 match a.kind {
                     Puntal => opts.extend([("ST_X", Out::Num), ("ST_Y", Out::Num)]),
                     Lineal => {
@@ -519,14 +527,10 @@ impl Attempt<'_> {
                         ));
                     }
                 }
+                // One constructor call alone would only relabel a column with the SRID it
+                // has: constants are built to be compared with.
                 if budget < 2 {
-                    let a = self.one(&[])?;
-                    let s = PlanExpr::number(self.cat.srid.to_string());
-                    return Some(g(
-                        "geometry_with_srid",
-                        Out::Other,
-                        PlanExpr::call("ST_SetSRID", vec![a.col(), s]),
-                    ));
+                    return None;
                 }
                 let a = self.one(&[])?;
                 let (pt, _) = self.point(budget - 1, budget >= 3)?;
@@ -554,31 +558,44 @@ impl Attempt<'_> {
             }
             F::Transforms => {
                 let a = self.one(&[])?;
-                let f = *[
-                    "ST_Transform",
-                    "ST_Transform",
-                    "ST_Force2D",
-                    "ST_SnapToGrid",
-                    "ST_Reverse",
-                    "ST_Multi",
-                    "ST_Translate",
-                ]
-                .choose(self.rng)?;
+                let mut opts = vec!["ST_Transform", "ST_Transform"];
+                // Dropping a Z the data does not have changes nothing; reversing matters
+                // for lines (their direction), not for points or polygons; grid sizes and
+                // shifts are given in metres, in a metric CRS.
+                if a.z {
+                    opts.push("ST_Force2D");
+                }
+                if a.kind == Lineal {
+                    opts.extend(["ST_Reverse", "ST_Multi"]);
+                }
+                if budget >= 2 {
+                    opts.extend(["ST_SnapToGrid", "ST_Translate"]);
+                }
+                let f = *opts.choose(self.rng)?;
                 let e = match f {
                     "ST_Transform" => {
                         let s = self.metric_srid();
                         PlanExpr::call(f, vec![a.col(), s])
                     }
-                    "ST_SnapToGrid" => PlanExpr::call(
-                        f,
-                        vec![
-                            a.col(),
-                            PlanExpr::number(*["0.0001", "0.001"].choose(self.rng)?),
-                        ],
-                    ),
+                    "ST_SnapToGrid" => {
+                        let s = self.metric_srid();
+                        let size = PlanExpr::number(*["0.5", "1", "2"].choose(self.rng)?);
+                        PlanExpr::call(
+                            f,
+                            vec![PlanExpr::call("ST_Transform", vec![a.col(), s]), size],
+                        )
+                    }
                     "ST_Translate" => {
-                        let d = *["0.001", "0.0005", "0.002"].choose(self.rng)?;
-                        PlanExpr::call(f, vec![a.col(), PlanExpr::number(d), PlanExpr::number(d)])
+                        let s = self.metric_srid();
+                        let d = *["5", "10", "25"].choose(self.rng)?;
+                        PlanExpr::call(
+                            f,
+                            vec![
+                                PlanExpr::call("ST_Transform", vec![a.col(), s]),
+                                PlanExpr::number(d),
+                                PlanExpr::number("0"),
+                            ],
+                        )
                     }
                     _ => PlanExpr::call(f, vec![a.col()]),
                 };
@@ -593,17 +610,17 @@ impl Attempt<'_> {
                 Some(g(&name, Out::Other, e))
             }
             F::Validation => {
-                let a = self.one(&[])?;
+                // A point is always valid and simple: validity is a question about lines
+                // and polygons.
+                let a = self.one(&[Polygonal, Lineal])?;
                 let mut opts: Vec<(&str, Out)> = vec![
                     ("ST_IsValid", Out::Bool),
                     ("ST_IsValid", Out::Bool),
-                    ("ST_IsEmpty", Out::Bool),
-                    ("ST_IsSimple", Out::Bool),
                     ("ST_IsValidReason", Out::Other),
                     ("ST_MakeValid", Out::Other),
                 ];
                 if a.kind == Lineal {
-                    opts.push(("ST_IsClosed", Out::Bool));
+                    opts.extend([("ST_IsClosed", Out::Bool), ("ST_IsSimple", Out::Bool)]);
                 }
                 let (f, out) = *opts.choose(self.rng)?;
                 let name = match f {
@@ -614,35 +631,46 @@ impl Attempt<'_> {
                 Some(g(&name, out, PlanExpr::call(f, vec![a.col()])))
             }
             F::Clustering => {
-                let a = self.one(&[])?;
-                let mut it = if self.rng.random_bool(0.6) {
-                    let minpts = PlanExpr::number(self.rng.random_range(2..=10u32).to_string());
-                    if budget >= 2 && self.rng.random_bool(0.5) {
-                        let s = self.metric_srid();
-                        let eps = self.quantity("@distance_m", true);
-                        g(
-                            "cluster_id",
-                            Out::Num,
-                            PlanExpr::Window {
-                                function: "ST_ClusterDBSCAN".into(),
-                                args: vec![
-                                    PlanExpr::call("ST_Transform", vec![a.col(), s]),
-                                    eps,
-                                    minpts,
-                                ],
-                            },
-                        )
-                    } else {
-                        let eps = PlanExpr::number(*["0.0005", "0.001", "0.002"].choose(self.rng)?);
-                        g(
-                            "cluster_id",
-                            Out::Num,
-                            PlanExpr::Window {
-                                function: "ST_ClusterDBSCAN".into(),
-                                args: vec![a.col(), eps, minpts],
-                            },
-                        )
+                // The geometries of the relation whose rows the joins do not repeat: the
+                // one joined through the row-multiplying join, else the first one.
+                if self.both_repeated {
+                    return None;
+                }
+                let home = self
+                    .expanded
+                    .clone()
+                    .unwrap_or_else(|| self.insts[0].alias.clone());
+                // Leave at least one key column free: pinning the whole key leaves one row.
+                if let Some(inst) = self.insts.iter().find(|i| i.alias == home) {
+                    let pk = self.cat.tables[inst.table].primary_key.clone();
+                    for k in pk.iter().skip(1) {
+                        self.filtered.insert((home.clone(), k.clone()));
                     }
+                }
+                let a = self
+                    .geoms()
+                    .into_iter()
+                    .filter(|g| g.alias == home)
+                    .collect::<Vec<_>>()
+                    .choose(self.rng)
+                    .cloned()?;
+                let mut it = if budget >= 2 && self.rng.random_bool(0.6) {
+                    // DBSCAN with eps in metres, in the area's metric CRS.
+                    let minpts = PlanExpr::number(self.rng.random_range(2..=10u32).to_string());
+                    let s = self.metric_srid();
+                    let eps = self.quantity("@join_distance_m", true);
+                    g(
+                        "cluster_id",
+                        Out::Num,
+                        PlanExpr::Window {
+                            function: "ST_ClusterDBSCAN".into(),
+                            args: vec![
+                                PlanExpr::call("ST_Transform", vec![a.col(), s]),
+                                eps,
+                                minpts,
+                            ],
+                        },
+                    )
                 } else {
                     // Two clusters: K-means fails when k exceeds the rows it sees, and the
                     // selector does not know how many rows the filters leave.
@@ -686,11 +714,16 @@ impl Attempt<'_> {
                     }
                     (Some(a), 3..=4) if budget >= 2 => {
                         let clip = PlanExpr::call("ST_Clip", vec![r, a.col()]);
-                        if self.rng.random_bool(0.5) {
+                        if self.rng.random_bool(0.6) {
+                            // One statistic of the pixels under the geometry.
+                            let field = *["mean", "mean", "max", "min"].choose(self.rng)?;
                             Some(g(
-                                "clip_stats",
-                                Out::Other,
-                                PlanExpr::call("ST_SummaryStats", vec![clip]),
+                                &format!("clipped_{field}"),
+                                Out::Num,
+                                PlanExpr::Field {
+                                    expr: Box::new(PlanExpr::call("ST_SummaryStats", vec![clip])),
+                                    field: field.into(),
+                                },
                             ))
                         } else {
                             Some(g(
@@ -728,6 +761,18 @@ impl Attempt<'_> {
                             metadata.iter().chain(&whole_tile[..2]).copied().collect()
                         };
                         let (f, out, name) = *choices.choose(self.rng)?;
+                        if f == "ST_SummaryStats" {
+                            // One statistic of the tile, not the whole record.
+                            let field = *["mean", "max", "min", "stddev"].choose(self.rng)?;
+                            return Some(g(
+                                &format!("tile_{field}"),
+                                Out::Num,
+                                PlanExpr::Field {
+                                    expr: Box::new(PlanExpr::call(f, vec![r])),
+                                    field: field.into(),
+                                },
+                            ));
+                        }
                         if f == "ST_Polygon" {
                             // Vectorising every pixel of a whole tile is what ST_Polygon
                             // costs: only the pixels under a geometry are outlined.
@@ -817,15 +862,19 @@ impl Attempt<'_> {
             if !calls.iter().all(|c| self.allowed.contains(c)) {
                 continue;
             }
+            if !self.place(gen) {
+                continue;
+            }
             if pending == Some(cat) {
                 pending = required.next();
             }
             counts.extend(calls);
-            self.place(gen);
         }
     }
 
-    fn place(&mut self, gen: Gen) {
+    /// Put a generated expression in the SELECT list (aggregated when the query groups)
+    /// or the WHERE clause; false when it has no meaningful place.
+    fn place(&mut self, gen: Gen) -> bool {
         let first = self.insts[0].alias.clone();
         let mut rels = std::collections::BTreeSet::new();
         collect_rels(&gen.expr, &mut rels);
@@ -835,16 +884,56 @@ impl Attempt<'_> {
             _ => false,
         } && !gen.agg_native
             && !gen.window;
-        if gen.out == Out::Bool && (needs_wrap || self.rng.random_bool(0.7)) {
+        // A condition on a LEFT-joined relation belongs in SELECT: in WHERE it would drop
+        // the unmatched rows the LEFT JOIN keeps.
+        let on_left = rels.iter().any(|r| self.left_joined.contains(r));
+        // In WHERE: at most one condition against a constant geometry (a point, a box) and
+        // one validity check per query; emptiness, simplicity and closure are reported,
+        // not filtered on (clean data has no empty geometry to keep).
+        let (constant, probe) = match &gen.expr {
+            PlanExpr::Call { function, args } => (
+                args.iter().any(constant_geometry),
+                match function.as_str() {
+                    "ST_IsValid" => 1,
+                    "ST_IsEmpty" | "ST_IsSimple" | "ST_IsClosed" => 2,
+                    _ => 0,
+                },
+            ),
+            _ => (false, 0),
+        };
+        let where_ok = !(on_left
+            || probe == 2
+            || (constant && self.constant_filters >= 1)
+            || (probe == 1 && self.validity_filters >= 1));
+        if gen.out == Out::Bool && where_ok && (needs_wrap || self.rng.random_bool(0.7)) {
+            self.constant_filters += usize::from(constant);
+            self.validity_filters += usize::from(probe == 1);
             self.main.filters.push(gen.expr);
-            return;
+            return true;
+        }
+        if gen.out == Out::Bool && needs_wrap {
+            return false;
+        }
+        // Aggregated, only what means something per group: numbers (sums only of what
+        // adds up: areas, lengths, pixel counts), and the distinct values of a text that
+        // names a kind (geometry type, validity reason), never distinct shapes or rasters.
+        let text_kind = matches!(&gen.expr, PlanExpr::Call { function, .. }
+            if function == "ST_GeometryType");
+        if needs_wrap && (gen.out == Out::Raster || (gen.out == Out::Other && !text_kind)) {
+            return false;
         }
         let mut name = gen.name.clone();
         let (expr, numeric) = if needs_wrap {
             if gen.out == Out::Num {
-                let f = *["avg", "sum", "max", "min"]
-                    .choose(self.rng)
-                    .expect("non-empty");
+                let additive = ["area", "length", "perimeter", "pixel_count"]
+                    .iter()
+                    .any(|k| name.contains(k));
+                let fs: &[&str] = if additive {
+                    &["avg", "sum", "max", "min"]
+                } else {
+                    &["avg", "max", "min"]
+                };
+                let f = *fs.choose(self.rng).expect("non-empty");
                 name = format!("{f}_{name}");
                 (
                     PlanExpr::Aggregate {
@@ -881,6 +970,46 @@ impl Attempt<'_> {
             expr,
             alias: Some(unique),
         });
+        true
+    }
+}
+
+/// A geometry built from literals only (a point, a box, a GeoJSON shape).
+fn constant_geometry(e: &PlanExpr) -> bool {
+    match e {
+        PlanExpr::Call { function, args } => {
+            !args.is_empty()
+                && args.iter().all(|a| match a {
+                    PlanExpr::Literal { .. } => true,
+                    other => constant_geometry(other),
+                })
+                && function.starts_with("ST_")
+        }
+        PlanExpr::Cast { expr, .. } => constant_geometry(expr),
+        _ => false,
+    }
+}
+
+/// Whether a predicate can be true between geometries of these kinds (dimension rules:
+/// Overlaps and Equals need equal dimensions, Crosses unequal ones or two lines, Touches
+/// a boundary, Within / Contains no higher dimension inside a lower one).
+fn possible(p: &str, a: GeomKind, b: GeomKind) -> bool {
+    let dim = |k: GeomKind| match k {
+        GeomKind::Puntal => Some(0),
+        GeomKind::Lineal => Some(1),
+        GeomKind::Polygonal => Some(2),
+        GeomKind::Any => None,
+    };
+    let (Some(x), Some(y)) = (dim(a), dim(b)) else {
+        return true;
+    };
+    match p {
+        "ST_Overlaps" | "ST_Equals" => x == y,
+        "ST_Crosses" => x != y || x == 1,
+        "ST_Touches" => !(x == 0 && y == 0),
+        "ST_Within" | "ST_CoveredBy" => x <= y,
+        "ST_Contains" | "ST_Covers" => x >= y,
+        _ => true,
     }
 }
 
@@ -911,7 +1040,7 @@ fn collect_rels(e: &PlanExpr, out: &mut std::collections::BTreeSet<String>) {
         PlanExpr::Call { args, .. } | PlanExpr::Window { args, .. } => {
             args.iter().for_each(|a| collect_rels(a, out))
         }
-        PlanExpr::Cast { expr, .. } => collect_rels(expr, out),
+        PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => collect_rels(expr, out),
         PlanExpr::Aggregate { arg: Some(a), .. } => collect_rels(a, out),
         PlanExpr::Compare { left, right, .. } => {
             collect_rels(left, out);

@@ -259,6 +259,19 @@ pub(crate) struct Attempt<'a> {
     pub area: Option<usize>,
     /// Joins of the main query that can multiply rows (at most one is made).
     pub expansions: usize,
+    /// The relation joined through the row-multiplying join: its rows are the ones not
+    /// repeated (clustering reads its geometries).
+    pub expanded: Option<String>,
+    /// Pairs of aliases the joins make intersect or nest (a building and its census
+    /// section): measuring or intersecting one against the other is constant.
+    pub touching: BTreeSet<(String, String)>,
+    /// (alias, table) pairs the joins connect: a relation joins a table once by key.
+    pub joined_pairs: BTreeSet<(String, usize)>,
+    /// A many-to-many join repeats the rows of both its sides.
+    pub both_repeated: bool,
+    /// WHERE conditions against a constant geometry, and validity checks, placed so far.
+    pub constant_filters: usize,
+    pub validity_filters: usize,
 }
 
 fn type_allows(sql_type: &str) -> (bool, bool, bool) {
@@ -318,6 +331,12 @@ impl<'a> Attempt<'a> {
             raw_items: Vec::new(),
             area: None,
             expansions: 0,
+            expanded: None,
+            touching: BTreeSet::new(),
+            joined_pairs: BTreeSet::new(),
+            both_repeated: false,
+            constant_filters: 0,
+            validity_filters: 0,
         }
     }
 
@@ -468,6 +487,13 @@ impl<'a> Attempt<'a> {
                     // step it would be a cross product again), so counts and sums keep a
                     // meaning and costs stay bounded.
                     let from_is_left = e.left == inst.table && e.right == other;
+                    // A table this relation already joins, again on a key: the same rows
+                    // twice (a second instance is only a spatial neighbour).
+                    if self.joined_pairs.contains(&(inst.alias.clone(), other))
+                        && !(e.spatial && e.left == e.right)
+                    {
+                        continue;
+                    }
                     if e.cross_product()
                         || ((self.expansions > 0 || i > 0) && e.expands_into(from_is_left))
                     {
@@ -539,12 +565,34 @@ impl<'a> Attempt<'a> {
             let edge = edge.clone();
             spatial_joined |= edge.spatial;
             let from_is_left = edge.left == self.insts[from_i].table && edge.right == to_t;
+            let alias = self.alias_for(to_t);
             if edge.expands_into(from_is_left) {
                 self.expansions += 1;
+                // Both sides repeat in a many-to-many join: no relation keeps its rows.
+                self.expanded = if edge.left_many && edge.right_many {
+                    None
+                } else {
+                    Some(alias.clone())
+                };
+                self.both_repeated |= edge.left_many && edge.right_many;
             }
-            let alias = self.alias_for(to_t);
             let from_inst = self.insts[from_i].clone();
+            self.joined_pairs.insert((from_inst.alias.clone(), to_t));
+            self.joined_pairs.insert((alias.clone(), from_inst.table));
             let on = self.join_condition(&edge, &from_inst, to_t, &alias);
+            let nests = edge.left_within_right
+                || on.iter().any(|c| {
+                    matches!(c, PlanExpr::Call { function, .. } if matches!(
+                        function.as_str(),
+                        "ST_Intersects" | "ST_Within" | "ST_Contains" | "ST_Covers" | "ST_CoveredBy"
+                    ))
+                });
+            if nests {
+                self.touching
+                    .insert((from_inst.alias.clone(), alias.clone()));
+                self.touching
+                    .insert((alias.clone(), from_inst.alias.clone()));
+            }
             let left = !edge.spatial && self.rng.random_bool(0.15);
             if left {
                 self.left_joined.insert(alias.clone());
@@ -575,16 +623,17 @@ impl<'a> Attempt<'a> {
             AggMode::Window
         } else if !want_agg || (small && req.sql_type != "AGGREGATION") {
             AggMode::None
-        } else if self.insts.len() == 1 || self.rng.random_bool(0.3) {
-            if !self.cat.tables[self.insts[0].table].groupable.is_empty() {
-                AggMode::ByCategory
-            } else if self.insts.len() > 1 {
-                AggMode::ByKey
-            } else {
-                AggMode::ByCategory
-            }
         } else {
-            AggMode::ByKey
+            // Grouping by the first relation's key needs a join that gives each of its rows
+            // several joined rows; without one every group is a single row.
+            let by_key = self.expansions > 0;
+            let by_category = !self.cat.tables[self.insts[0].table].groupable.is_empty();
+            match (by_key, by_category) {
+                (true, true) if self.rng.random_bool(0.3) => AggMode::ByCategory,
+                (true, _) => AggMode::ByKey,
+                (false, true) => AggMode::ByCategory,
+                (false, false) => AggMode::None,
+            }
         };
 
         // 3. Subqueries.
@@ -696,22 +745,62 @@ impl<'a> Attempt<'a> {
         }
     }
 
-    /// The extent literal coordinates are drawn in: one of the pack's areas (the same for
-    /// every coordinate of the query), else the `@longitude` / `@latitude` ranges.
-    pub(crate) fn coordinate_extent(&mut self) -> Option<[f64; 4]> {
-        let extents = &self.cat.area_extents;
-        if extents.is_empty() {
+    /// The area of the query (chosen at the first need, among the areas that have rows of
+    /// every table the query reads): its coordinates, metric CRS and area-bound values
+    /// (project, network, municipality…) all come from it, so they hold together.
+    pub(crate) fn area_index(&mut self) -> Option<usize> {
+        if self.cat.areas.is_empty() {
             return None;
         }
-        let i = match self.area {
-            Some(i) => i,
-            None => {
-                let i = self.rng.random_range(0..extents.len());
-                self.area = Some(i);
-                i
-            }
+        if let Some(i) = self.area {
+            return Some(i);
+        }
+        let keys: Vec<&str> = self
+            .tables_used
+            .iter()
+            .map(|t| self.cat.tables[*t].key.as_str())
+            .collect();
+        let fitting: Vec<usize> = (0..self.cat.areas.len())
+            .filter(|i| keys.iter().all(|k| self.cat.areas[*i].fills(k)))
+            .collect();
+        let i = match fitting.choose(self.rng) {
+            Some(i) => *i,
+            None => self.rng.random_range(0..self.cat.areas.len()),
         };
-        Some(extents[i])
+        self.area = Some(i);
+        Some(i)
+    }
+
+    /// The extent literal coordinates are drawn in: the query's area, else the
+    /// `@longitude` / `@latitude` ranges.
+    pub(crate) fn coordinate_extent(&mut self) -> Option<[f64; 4]> {
+        let i = self.area_index()?;
+        Some(self.cat.areas[i].extent)
+    }
+
+    /// The query area's value of an area-bound column of table `t`, when it has one.
+    pub(crate) fn area_value(&mut self, t: usize, column: &str) -> Option<PlanExpr> {
+        if !self.cat.area_bound(t, column) {
+            return None;
+        }
+        let i = self.area_index()?;
+        let v = self.cat.areas[i].value(&self.cat.tables[t].key, column)?;
+        Some(match v {
+            serde_json::Value::String(s) => PlanExpr::text(s.clone()),
+            serde_json::Value::Number(n) => PlanExpr::number(n.to_string()),
+            serde_json::Value::Bool(b) => PlanExpr::Literal {
+                value: crate::plan::Literal::Bool(*b),
+            },
+            _ => return None,
+        })
+    }
+
+    /// A metric CRS for measuring: the query area's, else one of `@metric_srid`.
+    pub(crate) fn metric_srid(&mut self) -> PlanExpr {
+        match self.area_index() {
+            Some(i) => PlanExpr::number(self.cat.areas[i].metric_srid.to_string()),
+            None => self.quantity("@metric_srid", true),
+        }
     }
 
     /// A point's coordinates as literals: inside the query's area (4 decimals, about 10 m).
@@ -772,6 +861,10 @@ impl<'a> Attempt<'a> {
         // Candidate links: (instance index, edge, other table).
         let mut links: Vec<(usize, catalog::EdgeCat, usize)> = Vec::new();
         for (i, inst) in self.insts.iter().enumerate() {
+            // A condition on a LEFT-joined relation in WHERE would drop its unmatched rows.
+            if self.left_joined.contains(&inst.alias) {
+                continue;
+            }
             for (e, other) in self.cat.neighbours(inst.table) {
                 if !self.table_ok(other)
                     || (e.spatial && !self.cross_predicates)
@@ -993,6 +1086,16 @@ impl<'a> Attempt<'a> {
         let f = open.choose(self.rng)?.clone();
         self.filtered
             .insert((alias.to_string(), f.column().to_string()));
+        // An area-bound column (project, network, municipality…) takes the query's area's
+        // value: filters on functionally dependent columns then agree.
+        if self.cat.area_bound(t, f.column()) {
+            let lit = self.area_value(t, f.column())?;
+            return Some(PlanExpr::compare(
+                CompareOp::Eq,
+                PlanExpr::column(alias, f.column()),
+                lit,
+            ));
+        }
         let lit = self.literal_for(&f, true);
         let op = match &f {
             Filterable::Enum { .. } => {
@@ -1039,6 +1142,25 @@ impl<'a> Attempt<'a> {
                     .cloned()
                     .unwrap_or_else(|| t0.label.clone());
                 let g = PlanExpr::column(&first.alias, &col);
+                // A filter pinning the grouped column (or the rest of a key it is part of,
+                // or another column of the same place) would leave one group per row or
+                // one group in all.
+                self.filtered.insert((first.alias.clone(), col.clone()));
+                let mut blocked: Vec<String> = Vec::new();
+                if t0.primary_key.contains(&col) {
+                    blocked.extend(t0.primary_key.iter().cloned());
+                }
+                if self.cat.area_bound(first.table, &col) {
+                    blocked.extend(
+                        t0.filters
+                            .iter()
+                            .map(|f| f.column().to_string())
+                            .filter(|c| self.cat.area_bound(first.table, c)),
+                    );
+                }
+                for c in blocked {
+                    self.filtered.insert((first.alias.clone(), c));
+                }
                 self.main.group_by.push(g.clone());
                 lead.push(SelectItem {
                     expr: g,
@@ -1046,17 +1168,26 @@ impl<'a> Attempt<'a> {
                 });
                 let n = format!("{}_count", t0.name);
                 self.item_names.insert(n.clone());
+                // Over a join that repeats rows, count the first relation's rows, not the
+                // combinations.
+                let arg = (self.expansions > 0)
+                    .then(|| t0.primary_key.first())
+                    .flatten()
+                    .map(|k| Box::new(PlanExpr::column(&first.alias, k)));
+                let distinct = arg.is_some();
                 lead.push(SelectItem {
                     expr: PlanExpr::Aggregate {
                         function: "count".into(),
-                        arg: None,
-                        distinct: false,
+                        arg,
+                        distinct,
                     },
                     alias: Some(n),
                 });
             }
             AggMode::ByKey => {
                 for k in &t0.primary_key {
+                    // Pinning a key column would leave one row per group.
+                    self.filtered.insert((first.alias.clone(), k.clone()));
                     self.main.group_by.push(PlanExpr::column(&first.alias, k));
                 }
                 if !t0.primary_key.contains(&t0.label) {
@@ -1107,6 +1238,101 @@ impl<'a> Attempt<'a> {
                 }
             }
         }
+        // Every joined relation is read: a join nothing reads only repeats or drops rows.
+        for inst in self.insts.iter().skip(1) {
+            if self.reads(&inst.alias, &lead) {
+                continue;
+            }
+            let t = &self.cat.tables[inst.table];
+            // Its join columns equal columns already there: show something else of it.
+            let on_cols: BTreeSet<String> = self
+                .main
+                .from
+                .iter()
+                .find(|r| r.alias == inst.alias)
+                .and_then(|r| r.join.as_ref())
+                .map(|j| {
+                    let mut c = BTreeSet::new();
+                    for e in &j.on {
+                        if let PlanExpr::Compare { left, right, .. } = e {
+                            for s in [left, right] {
+                                if let PlanExpr::Column { rel, column } = s.as_ref() {
+                                    if *rel == inst.alias {
+                                        c.insert(column.clone());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    c
+                })
+                .unwrap_or_default();
+            let shown = if !on_cols.contains(&t.label) {
+                t.label.clone()
+            } else if let Some(n) = t.numeric.first() {
+                n.clone()
+            } else if let Some(f) = t.groupable.first() {
+                f.clone()
+            } else {
+                t.primary_key.first().cloned().unwrap_or(t.label.clone())
+            };
+            match self.agg {
+                AggMode::None | AggMode::Window => lead.push(SelectItem {
+                    expr: PlanExpr::column(&inst.alias, &shown),
+                    alias: None,
+                }),
+                AggMode::ByKey | AggMode::ByCategory => {
+                    let counted = if on_cols.contains(&t.label) {
+                        t.primary_key.first().cloned().unwrap_or(t.label.clone())
+                    } else {
+                        t.label.clone()
+                    };
+                    let stem = format!("{}_count", t.name);
+                    let mut name = stem.clone();
+                    let mut k = 2;
+                    while !self.item_names.insert(name.clone()) {
+                        name = format!("{stem}_{k}");
+                        k += 1;
+                    }
+                    lead.push(SelectItem {
+                        expr: PlanExpr::Aggregate {
+                            function: "count".into(),
+                            arg: Some(Box::new(PlanExpr::column(&inst.alias, &counted))),
+                            distinct: true,
+                        },
+                        alias: Some(name),
+                    });
+                }
+            }
+        }
+        // A column the join makes equal to one already shown says nothing new.
+        let equal_pairs: Vec<(PlanExpr, PlanExpr)> = self
+            .main
+            .from
+            .iter()
+            .filter_map(|r| r.join.as_ref())
+            .flat_map(|j| j.on.iter())
+            .filter_map(|e| match e {
+                PlanExpr::Compare {
+                    op: CompareOp::Eq,
+                    left,
+                    right,
+                } => Some((left.as_ref().clone(), right.as_ref().clone())),
+                _ => None,
+            })
+            .collect();
+        let mut shown: Vec<PlanExpr> = Vec::new();
+        lead.retain(|i| {
+            let dup = shown.iter().any(|s| {
+                equal_pairs
+                    .iter()
+                    .any(|(a, b)| (a == s && *b == i.expr) || (b == s && *a == i.expr))
+            });
+            if !dup {
+                shown.push(i.expr.clone());
+            }
+            !dup
+        });
         // Remove duplicates among lead columns.
         let mut seen = BTreeSet::new();
         lead.retain(|i| seen.insert(format!("{:?}", i.expr)));
@@ -1180,6 +1406,29 @@ impl<'a> Attempt<'a> {
         }
     }
 
+    /// Whether anything of the main query besides `alias`'s own join condition (or the
+    /// `extra` items about to be added) reads `alias`.
+    fn reads(&self, alias: &str, extra: &[SelectItem]) -> bool {
+        let mut probe = self.main.clone();
+        for r in &mut probe.from {
+            if r.alias == alias {
+                r.join = None;
+            }
+        }
+        probe.items.extend(extra.iter().cloned());
+        let mut cols = BTreeSet::new();
+        facts::columns_of(&probe, alias, &mut cols);
+        !cols.is_empty()
+    }
+
+    /// Columns the WHERE clause pins to one value.
+    fn pinned(&self, e: &PlanExpr) -> bool {
+        self.main.filters.iter().any(|f| {
+            matches!(f, PlanExpr::Compare { op: CompareOp::Eq, left, right }
+                if left.as_ref() == e && matches!(right.as_ref(), PlanExpr::Literal { .. }))
+        })
+    }
+
     fn order_key(&mut self) -> Option<(PlanExpr, bool)> {
         // An aliased numeric output is the natural key.
         let numeric_aliases: Vec<String> = self
@@ -1195,7 +1444,12 @@ impl<'a> Attempt<'a> {
                 self.rng.random_bool(0.7),
             ));
         }
-        let first = self.main.items.first()?;
+        // Else the first output that varies between rows.
+        let first = self
+            .main
+            .items
+            .iter()
+            .find(|i| !self.pinned(&i.expr) && !matches!(i.expr, PlanExpr::Literal { .. }))?;
         let e = match (&first.alias, &first.expr) {
             (Some(a), _) => PlanExpr::Output { name: a.clone() },
             (None, e) => e.clone(),
@@ -1255,7 +1509,11 @@ impl<'a> Attempt<'a> {
                         self.filtered
                             .insert((alias.clone(), f.column().to_string()));
                     }
-                    f.map(|f| {
+                    f.and_then(|f| {
+                        if self.cat.area_bound(table, f.column()) {
+                            let lit = self.area_value(table, f.column())?;
+                            return Some((f.column().to_string(), CompareOp::Eq, lit));
+                        }
                         let lit = self.literal_for(&f, true);
                         let op = match &f {
                             Filterable::Enum { .. } => CompareOp::Eq,
@@ -1266,7 +1524,7 @@ impl<'a> Attempt<'a> {
                                 .choose(self.rng)
                                 .expect("non-empty"),
                         };
-                        (f.column().to_string(), op, lit)
+                        Some((f.column().to_string(), op, lit))
                     })
                 };
                 level_filters.push(
@@ -1285,9 +1543,30 @@ impl<'a> Attempt<'a> {
                     needed[l] = next;
                 }
             }
+            // The innermost level keeps the top rows by a measure (or the most recent by a
+            // timestamp): a step the outer query builds on, not a filter it could have
+            // written itself.
+            let rank_key = {
+                let keys: Vec<(String, bool)> = tcat
+                    .numeric
+                    .iter()
+                    .map(|c| (c.clone(), self.rng.random_bool(0.7)))
+                    .chain(tcat.timestamps.iter().map(|c| (c.clone(), true)))
+                    .collect();
+                keys.choose(self.rng).cloned()
+            };
+            let top = *[10u64, 20, 50, 100].choose(self.rng).expect("non-empty");
             for (l, f) in level_filters.into_iter().enumerate() {
                 let inner_alias = tcat.stem.clone();
+                let (order_by, limit) = match (&rank_key, l) {
+                    (Some((c, desc)), 0) => {
+                        (vec![(PlanExpr::column(&inner_alias, c), *desc)], Some(top))
+                    }
+                    _ => (Vec::new(), None),
+                };
                 let body = SelectPlan {
+                    order_by,
+                    limit,
                     items: needed[l]
                         .iter()
                         .map(|c| SelectItem {

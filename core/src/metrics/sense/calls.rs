@@ -116,10 +116,17 @@ fn call(l: &mut Lint<'_>, lvl: &Level<'_>, x: &Expr, shape: &Shape) {
                 Some("is always 1 for a point")
             }
             "st_centroid" | "st_pointonsurface" | "st_envelope" | "st_convexhull"
+            | "st_reverse"
                 if g.single_point =>
             {
                 Some("of a point is the point itself")
             }
+            "st_isvalid" | "st_issimple" | "st_isvalidreason" | "st_makevalid"
+                if g.single_point && !g.constant =>
+            {
+                Some("of a point column is the same for every row")
+            }
+
             "st_setsrid" | "st_transform" if g.srid.is_some() && g.srid == srid_arg => {
                 Some("sets the SRID the value already has")
             }
@@ -166,10 +173,7 @@ fn call(l: &mut Lint<'_>, lvl: &Level<'_>, x: &Expr, shape: &Shape) {
             );
         }
     }
-    if matches!(
-        name.as_str(),
-        "st_simplify" | "st_simplifypreservetopology" | "st_snaptogrid"
-    ) {
+    if matches!(name.as_str(), "st_simplify" | "st_simplifypreservetopology") {
         let metric =
             g0.is_some_and(|g| !g.geography && g.srid.is_some_and(|s| !geographic(s) && s != 0));
         let tol = args.get(1).and_then(|a| number(a));

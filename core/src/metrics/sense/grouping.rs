@@ -100,7 +100,7 @@ pub(super) fn check(
                 continue;
             }
             cols.extend(pinned_columns(l, lvl, r));
-            if covers_key(pack, &t, &cols) && lvl.rels.len() == 1 {
+            if covers_key(pack, &t, &cols) {
                 l.flag(
                     SenseCode::DegenerateGrouping,
                     format!("grouped by the key of {}: every group is one row", r.alias),
@@ -145,6 +145,90 @@ pub(super) fn check(
                     "COUNT(DISTINCT {}.{}) per group of {}'s own key is always 1",
                     c.alias, c.column, c.alias
                 ));
+            }
+        });
+        if let Some(m) = hit {
+            l.flag(SenseCode::MeaninglessAggregate, m, Some(e));
+        }
+    }
+    // Columns the join conditions make equal.
+    let mut equal: Vec<(ColRef, ColRef)> = Vec::new();
+    for r in &lvl.rels {
+        if let Some(on) = r.on {
+            for c in conjuncts(on) {
+                if let Expr::BinaryOp {
+                    left,
+                    op: BinaryOperator::Eq,
+                    right,
+                } = c
+                {
+                    if let (Some(a), Some(b)) = (lvl.column(pack, left), lvl.column(pack, right)) {
+                        equal.push((a, b));
+                    }
+                }
+            }
+        }
+    }
+    let same = |a: &ColRef, b: &ColRef| {
+        equal
+            .iter()
+            .any(|(x, y)| (x == a && y == b) || (x == b && y == a))
+    };
+    // An output that repeats another one the join makes equal.
+    let plain: Vec<(&Expr, ColRef)> = outputs
+        .iter()
+        .filter_map(|(e, _)| lvl.column(pack, e).map(|c| (*e, c)))
+        .collect();
+    for (i, (e, c)) in plain.iter().enumerate() {
+        if let Some((_, d)) = plain[..i].iter().find(|(_, d)| same(c, d)) {
+            l.flag(
+                SenseCode::NoOp,
+                format!(
+                    "the output {}.{} repeats {}.{}, which the join makes equal",
+                    c.alias, c.column, d.alias, d.column
+                ),
+                Some(e),
+            );
+        }
+    }
+    // COUNT(DISTINCT x) where the join makes x equal to a column of a relation whose key
+    // is grouped: always 1.
+    for (e, _) in &outputs {
+        let mut hit = None;
+        for_each_local(e, &mut |x| {
+            let Expr::Function(f) = x else { return };
+            if fn_name(f) != "count" || !distinct_args(f) || hit.is_some() {
+                return;
+            }
+            let Some(c) = args_of(f).first().and_then(|a| lvl.column(pack, a)) else {
+                return;
+            };
+            for (p, q) in &equal {
+                let other = if *p == c {
+                    q
+                } else if *q == c {
+                    p
+                } else {
+                    continue;
+                };
+                let Some(r) = lvl.rel(&other.alias) else {
+                    continue;
+                };
+                let Some(t) = lvl.base_table(pack, r) else {
+                    continue;
+                };
+                let cols: BTreeSet<String> = group_cols
+                    .iter()
+                    .filter(|g| g.alias == other.alias)
+                    .map(|g| g.column.clone())
+                    .collect();
+                if !cols.is_empty() && (covers_key(pack, &t, &cols) || cols.contains(&other.column))
+                {
+                    hit = Some(format!(
+                        "COUNT(DISTINCT {}.{}) is always 1: the join makes it equal to {}.{}, fixed in each group",
+                        c.alias, c.column, other.alias, other.column
+                    ));
+                }
             }
         });
         if let Some(m) = hit {

@@ -187,18 +187,26 @@ fn join_effect(l: &Lint<'_>, lvl: &Level<'_>, i: usize) -> Effect {
             return effect(parent, false, false);
         };
         let declared = declared_key_cardinality(pack, &old_table, &old_cols, &new_table, &new_cols);
-        if declared == Some(Cardinality::ManyToMany) {
-            return Effect {
-                cross: true,
-                ..effect(parent, true, true)
-            };
-        }
+        // A side is "one" when its join columns, with the columns the query pins, cover a
+        // key, or when the pack declares it so; a key join the pack declares many to many
+        // is a per-group cross product unless the pins make a side one.
         new_cols.extend(pinned_columns(l, lvl, rel));
         old_cols.extend(pinned_columns(l, lvl, old_rel));
-        let new_covers = new_one || covers_key(pack, &new_table, &new_cols);
-        let old_covers = aggregated(&old_rel.source) || covers_key(pack, &old_table, &old_cols);
-        // The new relation is repeated when several earlier rows match one of its rows.
-        return effect(parent, !new_covers, !old_covers);
+        let new_by_keys = new_one || covers_key(pack, &new_table, &new_cols);
+        let old_by_keys = aggregated(&old_rel.source) || covers_key(pack, &old_table, &old_cols);
+        let (decl_new, decl_old) = match declared {
+            Some(Cardinality::OneToOne) => (true, true),
+            Some(Cardinality::ManyToOne) => (true, false),
+            Some(Cardinality::OneToMany) => (false, true),
+            _ => (false, false),
+        };
+        let new_is_one = new_by_keys || decl_new;
+        let old_is_one = old_by_keys || decl_old;
+        return Effect {
+            cross: declared == Some(Cardinality::ManyToMany) && !new_by_keys && !old_by_keys,
+            // Several new rows per earlier row repeat the earlier side, and back.
+            ..effect(parent, !new_is_one, !old_is_one)
+        };
     }
     if let Some(oa) = spatial {
         let parent = index(&oa);
@@ -311,6 +319,27 @@ pub(super) fn check(l: &mut Lint<'_>, lvl: &Level<'_>, order: &[&Expr]) -> Shape
                 lvl.rels[i].on,
             );
         }
+        // The same table joined again on the same key to the same relation: the same rows.
+        if let (Some(t), Some(on)) = (lvl.base_table(l.pack, &lvl.rels[i]), lvl.rels[i].on) {
+            let sig = key_signature(l, lvl, i, on);
+            let twin = (0..i).find(|&k| {
+                lvl.rels[k].joined
+                    && lvl.base_table(l.pack, &lvl.rels[k]).as_deref() == Some(t.as_str())
+                    && lvl.rels[k]
+                        .on
+                        .is_some_and(|o| !sig.is_empty() && key_signature(l, lvl, k, o) == sig)
+            });
+            if let Some(k) = twin {
+                l.flag(
+                    SenseCode::UnusedJoin,
+                    format!(
+                        "{alias} is joined on the same key as {}: the same rows twice",
+                        lvl.rels[k].alias
+                    ),
+                    lvl.rels[i].on,
+                );
+            }
+        }
         let used = used_aliases(l, lvl, order, i);
         // A join nothing reads: a LEFT JOIN changes nothing but the row count; an inner
         // join of a base table on keys alone only repeats or drops rows. (A join whose ON
@@ -363,6 +392,30 @@ pub(super) fn check(l: &mut Lint<'_>, lvl: &Level<'_>, order: &[&Expr]) -> Shape
     }
     fan_out(l, lvl, &shape, order);
     shape
+}
+
+/// The key equalities joining relation `i`, written without its own alias:
+/// `(its column, other alias.column)` pairs.
+fn key_signature(l: &Lint<'_>, lvl: &Level<'_>, i: usize, on: &Expr) -> BTreeSet<(String, String)> {
+    let me = &lvl.rels[i].alias;
+    let mut sig = BTreeSet::new();
+    for c in conjuncts(on) {
+        if let Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq,
+            right,
+        } = c
+        {
+            if let (Some(a), Some(b)) = (lvl.column(l.pack, left), lvl.column(l.pack, right)) {
+                if a.alias == *me && b.alias != *me {
+                    sig.insert((a.column, format!("{}.{}", b.alias, b.column)));
+                } else if b.alias == *me && a.alias != *me {
+                    sig.insert((b.column, format!("{}.{}", a.alias, a.column)));
+                }
+            }
+        }
+    }
+    sig
 }
 
 /// Whether the level's outputs count rows (`COUNT(*)`).
