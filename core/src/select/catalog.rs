@@ -55,6 +55,9 @@ pub(crate) struct TableCat {
     pub numeric: Vec<String>,
     /// Timestamp columns (for "the most recent …").
     pub timestamps: Vec<String>,
+    /// A table of one row per area (or per area and scenario): ranking its rows or
+    /// clustering them many ways says little.
+    pub few_rows: bool,
     /// Columns with value domains.
     pub filters: Vec<Filterable>,
     /// Enum-domain columns usable for GROUP BY.
@@ -252,6 +255,11 @@ impl Catalog {
                 .map(|c| c.to_string())
                 .or_else(|| info.primary_key.first().cloned())
                 .unwrap_or_else(|| info.columns[0].0.clone());
+            let few_rows = data.sample_data.as_ref().is_some_and(|sd| {
+                sd.tables
+                    .iter()
+                    .any(|f| f.table == key && matches!(f.rows, crate::pack::RowSource::PerArea(_)))
+            });
             tables.push(TableCat {
                 key,
                 schema: schema.name.clone(),
@@ -261,6 +269,7 @@ impl Catalog {
                 raster,
                 numeric,
                 timestamps,
+                few_rows,
                 filters,
                 groupable,
                 label,

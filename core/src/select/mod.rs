@@ -585,6 +585,7 @@ impl<'a> Attempt<'a> {
                     matches!(c, PlanExpr::Call { function, .. } if matches!(
                         function.as_str(),
                         "ST_Intersects" | "ST_Within" | "ST_Contains" | "ST_Covers" | "ST_CoveredBy"
+                            | "ST_Crosses" | "ST_Touches" | "ST_Overlaps" | "ST_Equals"
                     ))
                 });
             if nests {
@@ -636,6 +637,12 @@ impl<'a> Attempt<'a> {
             }
         };
 
+        // Clustering needs rows to cluster: no narrow condition against a constant geometry
+        // (a point, a box) in its WHERE clause.
+        if self.agg == AggMode::Window {
+            self.constant_filters = 1;
+        }
+
         // 3. Subqueries.
         let mut new_left = from_subs;
         for _ in 0..s {
@@ -661,6 +668,21 @@ impl<'a> Attempt<'a> {
             .map(|i| i.alias.clone())
             .collect();
         wrap_targets.extend(self.sub_rels.iter().map(|i| i.alias.clone()));
+        // A table of a few rows gives a CTE nothing to rank: wrap another when there is one.
+        let ranked: Vec<String> = wrap_targets
+            .iter()
+            .filter(|a| {
+                self.insts
+                    .iter()
+                    .chain(&self.sub_rels)
+                    .find(|i| &i.alias == *a)
+                    .is_some_and(|i| !self.cat.tables[i.table].few_rows)
+            })
+            .cloned()
+            .collect();
+        if !ranked.is_empty() {
+            wrap_targets = ranked;
+        }
         for _ in 0..c {
             let Some(a) = wrap_targets.choose(self.rng).cloned() else {
                 break;
@@ -1376,7 +1398,8 @@ impl<'a> Attempt<'a> {
         }
         // HAVING on grouped queries.
         if matches!(self.agg, AggMode::ByCategory) && self.rng.random_bool(0.4) {
-            let n = self.rng.random_range(2..=20u32).to_string();
+            // A threshold most groups of a city-scale database reach.
+            let n = self.rng.random_range(2..=5u32).to_string();
             self.main.having.push(PlanExpr::compare(
                 CompareOp::Gt,
                 PlanExpr::Aggregate {
@@ -1546,7 +1569,10 @@ impl<'a> Attempt<'a> {
             // The innermost level keeps the top rows by a measure (or the most recent by a
             // timestamp): a step the outer query builds on, not a filter it could have
             // written itself.
-            let rank_key = {
+            let rank_key = if tcat.few_rows {
+                // The top rows of a table of a few rows are all of them.
+                None
+            } else {
                 let keys: Vec<(String, bool)> = tcat
                     .numeric
                     .iter()
@@ -1555,7 +1581,7 @@ impl<'a> Attempt<'a> {
                     .collect();
                 keys.choose(self.rng).cloned()
             };
-            let top = *[10u64, 20, 50, 100].choose(self.rng).expect("non-empty");
+            let top = *[50u64, 100, 200].choose(self.rng).expect("non-empty");
             for (l, f) in level_filters.into_iter().enumerate() {
                 let inner_alias = tcat.stem.clone();
                 let (order_by, limit) = match (&rank_key, l) {

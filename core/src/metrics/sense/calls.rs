@@ -595,9 +595,18 @@ fn related_by_intersection(
     conds.into_iter().any(|c| {
         let Expr::Function(f) = c else { return false };
         let n = fn_name(f);
+        // Every predicate that implies the two share a point.
         if !matches!(
             n.as_str(),
-            "st_intersects" | "st_within" | "st_contains" | "st_covers" | "st_coveredby"
+            "st_intersects"
+                | "st_within"
+                | "st_contains"
+                | "st_covers"
+                | "st_coveredby"
+                | "st_crosses"
+                | "st_touches"
+                | "st_overlaps"
+                | "st_equals"
         ) {
             return false;
         }
