@@ -120,13 +120,16 @@ pub(crate) struct Catalog {
     /// The pack's areas: literal coordinates, metric CRSs and the values of area-bound
     /// columns (project, network, municipality…) of one query come from one of them.
     pub areas: Vec<crate::pack::Area>,
+    /// Per table (by index): its area-bound columns.
+    pub area_bound: Vec<Vec<String>>,
 }
 
 impl Catalog {
     /// Whether any area fixes a value for `column` of table `t` (an area-bound column).
     pub fn area_bound(&self, t: usize, column: &str) -> bool {
-        let key = &self.tables[t].key;
-        self.areas.iter().any(|a| a.value(key, column).is_some())
+        self.area_bound
+            .get(t)
+            .is_some_and(|cols| cols.iter().any(|c| c == column))
     }
 }
 
@@ -345,6 +348,17 @@ impl Catalog {
             })
             .map(|f| f.name.to_lowercase())
             .collect();
+        let area_bound: Vec<Vec<String>> = tables
+            .iter()
+            .map(|t| {
+                let info = pack.table(&t.schema, &t.name).expect("pack tables resolve");
+                info.columns
+                    .iter()
+                    .map(|(c, _)| c.clone())
+                    .filter(|c| data.areas.iter().any(|a| a.value(&t.key, c).is_some()))
+                    .collect()
+            })
+            .collect();
         Catalog {
             function_names,
             aggregates,
@@ -353,6 +367,7 @@ impl Catalog {
             quantities,
             functions,
             srid: data.default_srid.unwrap_or(4326),
+            area_bound,
             areas: data.areas.clone(),
         }
     }

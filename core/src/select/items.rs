@@ -257,6 +257,27 @@ impl Attempt<'_> {
         gs.choose(self.rng).cloned()
     }
 
+    /// A geometry of the query's subject (the first relation) when it has one: shapes,
+    /// accessors, transforms and validity are reported for what the query is about, not
+    /// for a joined relation repeated on every row.
+    fn one_subject(&mut self, want: &[GeomKind]) -> Option<Geo> {
+        let first = self.insts[0].alias.clone();
+        let own: Vec<Geo> = self
+            .geoms()
+            .into_iter()
+            .filter(|g| g.alias == first)
+            .filter(|g| {
+                want.is_empty()
+                    || want.contains(&g.kind)
+                    || (g.kind == GeomKind::Any && want.contains(&GeomKind::Polygonal))
+            })
+            .collect();
+        match own.choose(self.rng).cloned() {
+            Some(g) => Some(g),
+            None => self.one(want),
+        }
+    }
+
     fn gen(&mut self, cat: F, budget: usize) -> Option<Gen> {
         use GeomKind::{Lineal, Polygonal, Puntal};
         let agg_mode = matches!(self.agg, AggMode::ByKey | AggMode::ByCategory);
@@ -404,7 +425,7 @@ impl Attempt<'_> {
             }
             F::Processing => {
                 if agg_mode && self.rng.random_bool(0.3) {
-                    let a = self.one(&[])?;
+                    let a = self.one_subject(&[])?;
                     let f = *["ST_Union", "ST_Collect"].choose(self.rng)?;
                     let mut it = g(
                         if f == "ST_Union" {
@@ -436,7 +457,7 @@ impl Attempt<'_> {
                         ));
                     }
                 }
-                let a = self.one(&[])?;
+                let a = self.one_subject(&[])?;
                 // Of a point, centroid, envelope, hull and simplification are the point.
                 let mut opts = vec!["ST_Buffer"];
                 if a.kind != Puntal {
@@ -474,7 +495,7 @@ impl Attempt<'_> {
             }
             F::Accessors => {
                 if budget >= 2 && self.rng.random_bool(0.25) {
-                    let a = self.one(&[Polygonal, Lineal])?;
+                    let a = self.one_subject(&[Polygonal, Lineal])?;
                     let f = *["ST_X", "ST_Y"].choose(self.rng)?;
                     let name = if f == "ST_X" {
                         "centroid_x"
@@ -487,7 +508,7 @@ impl Attempt<'_> {
                         PlanExpr::call(f, vec![PlanExpr::call("ST_Centroid", vec![a.col()])]),
                     ));
                 }
-                let a = self.one(&[])?;
+                let a = self.one_subject(&[])?;
                 let mut opts: Vec<(&str, Out)> =
                     vec![("ST_AsText", Out::Other), ("ST_AsGeoJSON", Out::Other)];
                 // The type of a column declared with one subtype is a constant.
@@ -557,7 +578,7 @@ impl Attempt<'_> {
                 }
             }
             F::Transforms => {
-                let a = self.one(&[])?;
+                let a = self.one_subject(&[])?;
                 let mut opts = vec!["ST_Transform", "ST_Transform"];
                 // Dropping a Z the data does not have changes nothing; reversing matters
                 // for lines (their direction), not for points or polygons; grid sizes and
@@ -612,7 +633,7 @@ impl Attempt<'_> {
             F::Validation => {
                 // A point is always valid and simple: validity is a question about lines
                 // and polygons.
-                let a = self.one(&[Polygonal, Lineal])?;
+                let a = self.one_subject(&[Polygonal, Lineal])?;
                 let mut opts: Vec<(&str, Out)> = vec![
                     ("ST_IsValid", Out::Bool),
                     ("ST_IsValid", Out::Bool),

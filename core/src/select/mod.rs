@@ -1356,8 +1356,14 @@ impl<'a> Attempt<'a> {
             !dup
         });
         // Remove duplicates among lead columns.
-        let mut seen = BTreeSet::new();
-        lead.retain(|i| seen.insert(format!("{:?}", i.expr)));
+        let mut seen: Vec<PlanExpr> = Vec::new();
+        lead.retain(|i| {
+            let new = !seen.contains(&i.expr);
+            if new {
+                seen.push(i.expr.clone());
+            }
+            new
+        });
         let mut items = lead;
         items.append(&mut self.main.items);
         // Output names must be unique: plain columns of the same name get an alias.
