@@ -204,8 +204,8 @@ pub struct JoinEdge {
     #[serde(default)]
     pub cardinality: Option<Cardinality>,
     /// For a key join between tables with geometries: the left row's geometry lies inside
-    /// or on the right row's (a building in its census section, a bus at the end of its
-    /// line). A distance between the two is then always 0.
+    /// or on the right row's (a building in its census section). A distance between the
+    /// two is then always 0.
     #[serde(default)]
     pub left_within_right: bool,
 }

@@ -487,6 +487,28 @@ fn fan_out(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, order: &[&Expr]) {
                     "COUNT(*) counts combinations of joined rows, not rows of one table".into(),
                     x,
                 ));
+            } else if name == "sum"
+                && args_of(f)
+                    .first()
+                    .is_some_and(|a| lvl.column(pack, a).is_none())
+            {
+                // A sum of an expression (a perimeter, an area…) of rows the join repeats.
+                let mut read = BTreeSet::new();
+                if let Some(a) = args_of(f).first() {
+                    lvl.aliases_in(pack, a, &mut read);
+                }
+                // Grouped by another relation's key, each group holds each row once.
+                let repeated = !grouped_by_key
+                    && !read.is_empty()
+                    && read.iter().all(|a| {
+                        lvl.rels
+                            .iter()
+                            .position(|r| &r.alias == a)
+                            .is_some_and(|i| shape.repeated[i])
+                    });
+                if repeated {
+                    hits.push(("SUM(…) adds up values of rows the join repeats".into(), x));
+                }
             } else if name == "sum" || (name == "count" && !distinct_args(f) && !star_args(f)) {
                 if let Some(c) = args_of(f).first().and_then(|a| lvl.column(pack, a)) {
                     let idx = lvl.rels.iter().position(|r| r.alias == c.alias);

@@ -282,7 +282,11 @@ impl Lint<'_> {
             });
             for (q, ex) in subs {
                 self.nestings += 1;
+                // A subquery may compare with another place on purpose (lines longer than
+                // all of another network's): its equalities are its own.
+                let outer_eqs = std::mem::take(&mut self.eqs);
                 self.query(q, &lvl.ctes, ex);
+                self.eqs = outer_eqs;
             }
         }
         for twj in &lvl.select.from {

@@ -58,6 +58,14 @@ fn s1_counts_over_fan_out_joins_and_cross_products() {
          LEFT JOIN cim_vector.building b ON b.census_id = cg.sez2011 WHERE b.lod = 1",
         SenseCode::NullifiedLeftJoin,
     );
+    // The project's census perimeter added up once per building inside it.
+    flags(
+        "SELECT ps.scenario_id, SUM(ST_Perimeter(ps.census_boundary::geography)) AS p \
+         FROM cim_vector.project_scenario ps \
+         JOIN cim_vector.building b ON ST_Within(b.building_geometry, ps.project_boundary) \
+         WHERE ps.project_name = 'Milano Centro' GROUP BY ps.scenario_id",
+        SenseCode::FanOut,
+    );
     // Sound: buses per census section (COUNT(*) of the joined rows per section key).
     clean(
         "SELECT cg.sez2011, COUNT(*) AS n_buses FROM cim_census.census_geo cg \
