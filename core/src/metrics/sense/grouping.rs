@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use sqlparser::ast::{BinaryOperator, Expr, GroupByExpr, SelectItem};
+use sqlparser::ast::{Expr, GroupByExpr, SelectItem};
 
 use super::joins::{covers_key, Shape};
 use super::scope::{
-    conjuncts, for_each_local, own_ctes, single_select, ColRef, Level, Rel, RelSource,
+    equalities, for_each_local, own_ctes, single_select, ColRef, Level, Rel, RelSource,
 };
 use super::{args_of, constant, distinct_args, fn_name, number, text, Lint, SenseCode};
 use crate::sql::analyze::fold;
@@ -16,19 +16,12 @@ use crate::sql::analyze::fold;
 pub(super) fn pinned(l: &Lint<'_>, lvl: &Level<'_>) -> Vec<ColRef> {
     let mut v = Vec::new();
     if let Some(w) = &lvl.select.selection {
-        for c in conjuncts(w) {
-            if let Expr::BinaryOp {
-                left,
-                op: BinaryOperator::Eq,
-                right,
-            } = c
-            {
-                let lit = |e: &Expr| number(e).is_some() || text(e).is_some();
-                if let (Some(col), true) = (lvl.column(l.pack, left), lit(right)) {
-                    v.push(col);
-                } else if let (Some(col), true) = (lvl.column(l.pack, right), lit(left)) {
-                    v.push(col);
-                }
+        for (left, right) in equalities(w) {
+            let lit = |e: &Expr| number(e).is_some() || text(e).is_some();
+            if let (Some(col), true) = (lvl.column(l.pack, left), lit(right)) {
+                v.push(col);
+            } else if let (Some(col), true) = (lvl.column(l.pack, right), lit(left)) {
+                v.push(col);
             }
         }
     }
@@ -152,23 +145,12 @@ pub(super) fn check(
         }
     }
     // Columns the join conditions make equal.
-    let mut equal: Vec<(ColRef, ColRef)> = Vec::new();
-    for r in &lvl.rels {
-        if let Some(on) = r.on {
-            for c in conjuncts(on) {
-                if let Expr::BinaryOp {
-                    left,
-                    op: BinaryOperator::Eq,
-                    right,
-                } = c
-                {
-                    if let (Some(a), Some(b)) = (lvl.column(pack, left), lvl.column(pack, right)) {
-                        equal.push((a, b));
-                    }
-                }
-            }
-        }
-    }
+    let equal: Vec<(ColRef, ColRef)> = lvl
+        .rels
+        .iter()
+        .filter_map(|r| r.on)
+        .flat_map(|on| lvl.column_equalities(pack, on))
+        .collect();
     let same = |a: &ColRef, b: &ColRef| {
         equal
             .iter()

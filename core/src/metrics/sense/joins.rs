@@ -399,20 +399,11 @@ pub(super) fn check(l: &mut Lint<'_>, lvl: &Level<'_>, order: &[&Expr]) -> Shape
 fn key_signature(l: &Lint<'_>, lvl: &Level<'_>, i: usize, on: &Expr) -> BTreeSet<(String, String)> {
     let me = &lvl.rels[i].alias;
     let mut sig = BTreeSet::new();
-    for c in conjuncts(on) {
-        if let Expr::BinaryOp {
-            left,
-            op: BinaryOperator::Eq,
-            right,
-        } = c
-        {
-            if let (Some(a), Some(b)) = (lvl.column(l.pack, left), lvl.column(l.pack, right)) {
-                if a.alias == *me && b.alias != *me {
-                    sig.insert((a.column, format!("{}.{}", b.alias, b.column)));
-                } else if b.alias == *me && a.alias != *me {
-                    sig.insert((b.column, format!("{}.{}", a.alias, a.column)));
-                }
-            }
+    for (a, b) in lvl.column_equalities(l.pack, on) {
+        if a.alias == *me && b.alias != *me {
+            sig.insert((a.column, format!("{}.{}", b.alias, b.column)));
+        } else if b.alias == *me && a.alias != *me {
+            sig.insert((b.column, format!("{}.{}", a.alias, a.column)));
         }
     }
     sig

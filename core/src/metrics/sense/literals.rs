@@ -4,7 +4,7 @@
 
 use sqlparser::ast::{BinaryOperator, Expr};
 
-use super::scope::{conjuncts, for_each_local, Level};
+use super::scope::{equalities, for_each_local, Level};
 use super::{args_of, fn_name, number, text, Lint, SenseCode};
 use crate::pack::ValueDomain;
 use crate::Location;
@@ -200,23 +200,16 @@ pub(super) fn collect_equalities(l: &mut Lint<'_>, lvl: &Level<'_>) {
         return;
     };
     let mut found = Vec::new();
-    for c in conjuncts(w) {
-        if let Expr::BinaryOp {
-            left,
-            op: BinaryOperator::Eq,
-            right,
-        } = c
-        {
-            let pair = match (lvl.column(l.pack, left), json_of(right)) {
+    for (left, right) in equalities(w) {
+        let pair = match (lvl.column(l.pack, left), json_of(right)) {
+            (Some(col), Some(v)) => Some((col, v)),
+            _ => match (lvl.column(l.pack, right), json_of(left)) {
                 (Some(col), Some(v)) => Some((col, v)),
-                _ => match (lvl.column(l.pack, right), json_of(left)) {
-                    (Some(col), Some(v)) => Some((col, v)),
-                    _ => None,
-                },
-            };
-            if let Some((col, v)) = pair {
-                found.push((col.table, col.column, v));
-            }
+                _ => None,
+            },
+        };
+        if let Some((col, v)) = pair {
+            found.push((col.table, col.column, v));
         }
     }
     l.eqs.extend(found);

@@ -534,6 +534,31 @@ pub(super) fn for_each_local<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
     }
 }
 
+/// The `left = right` conjuncts of a condition.
+pub(super) fn equalities(e: &Expr) -> Vec<(&Expr, &Expr)> {
+    conjuncts(e)
+        .into_iter()
+        .filter_map(|c| match c {
+            Expr::BinaryOp {
+                left,
+                op: sqlparser::ast::BinaryOperator::Eq,
+                right,
+            } => Some((left.as_ref(), right.as_ref())),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Level<'_> {
+    /// The base-table column pairs the `=` conjuncts of a condition make equal.
+    pub fn column_equalities(&self, pack: &SchemaPack, e: &Expr) -> Vec<(ColRef, ColRef)> {
+        equalities(e)
+            .into_iter()
+            .filter_map(|(l, r)| Some((self.column(pack, l)?, self.column(pack, r)?)))
+            .collect()
+    }
+}
+
 /// The AND-ed conjuncts of a condition.
 pub(super) fn conjuncts(e: &Expr) -> Vec<&Expr> {
     match e {
