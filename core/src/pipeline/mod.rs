@@ -507,12 +507,6 @@ impl Generator<'_> {
                 };
                 type_target = Some(type_quotas(&shares, opts.rows));
             }
-            if std::env::var_os("SQLSYNTH_DEBUG").is_some() {
-                eprintln!(
-                    "round {}: quotas {:?} accepted {:?}",
-                    stats.rounds, type_target, type_accepted
-                );
-            }
             if stats.rounds > QUOTA_ROUNDS {
                 type_target = Some(BTreeMap::new());
             }

@@ -9,7 +9,7 @@ use sqlparser::ast::{Expr, SelectItem};
 
 use super::geo::{geo_of, geographic, Geo};
 use super::joins::Shape;
-use super::scope::{conjuncts, for_each_local, Level};
+use super::scope::{for_each_local, Level};
 use super::{args_of, distinct_args, fn_name, number, Lint, SenseCode};
 use crate::pack::{JoinKind, ValueDomain};
 
@@ -520,16 +520,7 @@ fn related_by_containing_key(
     let (Some(ta), Some(tb)) = (table(aa), table(ba)) else {
         return false;
     };
-    let mut conds: Vec<&Expr> = Vec::new();
-    for r in &lvl.rels {
-        if let Some(on) = r.on {
-            conds.extend(conjuncts(on));
-        }
-    }
-    if let Some(w) = &lvl.select.selection {
-        conds.extend(conjuncts(w));
-    }
-    conds.into_iter().any(|c| {
+    lvl.conditions().into_iter().any(|c| {
         let Expr::BinaryOp {
             left,
             op: sqlparser::ast::BinaryOperator::Eq,
@@ -583,16 +574,7 @@ fn related_by_intersection(
     a: &BTreeSet<(String, String)>,
     b: &BTreeSet<(String, String)>,
 ) -> bool {
-    let mut conds: Vec<&Expr> = Vec::new();
-    for r in &lvl.rels {
-        if let Some(on) = r.on {
-            conds.extend(conjuncts(on));
-        }
-    }
-    if let Some(w) = &lvl.select.selection {
-        conds.extend(conjuncts(w));
-    }
-    conds.into_iter().any(|c| {
+    lvl.conditions().into_iter().any(|c| {
         let Expr::Function(f) = c else { return false };
         let n = fn_name(f);
         // Every predicate that implies the two share a point.

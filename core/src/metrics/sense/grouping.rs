@@ -48,6 +48,29 @@ pub(super) fn pinned_columns(l: &Lint<'_>, lvl: &Level<'_>, rel: &Rel<'_>) -> BT
     out
 }
 
+/// Whether the grouping (with the columns the query pins) covers a key of `rel`: each
+/// group then holds one of its rows.
+pub(super) fn groups_by_key_of(
+    l: &Lint<'_>,
+    lvl: &Level<'_>,
+    group_cols: &[ColRef],
+    rel: &Rel<'_>,
+) -> bool {
+    let Some(t) = lvl.base_table(l.pack, rel) else {
+        return false;
+    };
+    let mut cols: BTreeSet<String> = group_cols
+        .iter()
+        .filter(|c| c.alias == rel.alias)
+        .map(|c| c.column.clone())
+        .collect();
+    if cols.is_empty() {
+        return false;
+    }
+    cols.extend(pinned_columns(l, lvl, rel));
+    covers_key(l.pack, &t, &cols)
+}
+
 pub(super) fn check(
     l: &mut Lint<'_>,
     lvl: &Level<'_>,
@@ -81,19 +104,7 @@ pub(super) fn check(
     // relation's rows are folded into the groups.
     if !group.is_empty() && !shape.any_repeated() {
         for r in &lvl.rels {
-            let Some(t) = lvl.base_table(pack, r) else {
-                continue;
-            };
-            let mut cols: BTreeSet<String> = group_cols
-                .iter()
-                .filter(|c| c.alias == r.alias)
-                .map(|c| c.column.clone())
-                .collect();
-            if cols.is_empty() {
-                continue;
-            }
-            cols.extend(pinned_columns(l, lvl, r));
-            if covers_key(pack, &t, &cols) {
+            if groups_by_key_of(l, lvl, &group_cols, r) {
                 l.flag(
                     SenseCode::DegenerateGrouping,
                     format!("grouped by the key of {}: every group is one row", r.alias),
@@ -123,17 +134,7 @@ pub(super) fn check(
                 return;
             };
             let Some(r) = lvl.rel(&c.alias) else { return };
-            let Some(t) = lvl.base_table(pack, r) else {
-                return;
-            };
-            let mut cols: BTreeSet<String> = group_cols
-                .iter()
-                .filter(|g| g.alias == c.alias)
-                .map(|g| g.column.clone())
-                .collect();
-            let grouped_here = !cols.is_empty();
-            cols.extend(pinned_columns(l, lvl, r));
-            if grouped_here && covers_key(pack, &t, &cols) || group_cols.contains(&c) {
+            if groups_by_key_of(l, lvl, &group_cols, r) || group_cols.contains(&c) {
                 hit = Some(format!(
                     "COUNT(DISTINCT {}.{}) per group of {}'s own key is always 1",
                     c.alias, c.column, c.alias

@@ -439,21 +439,10 @@ fn fan_out(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, order: &[&Expr]) {
         }
         _ => Vec::new(),
     };
-    let grouped_by_key = lvl.rels.iter().any(|r| {
-        let Some(t) = lvl.base_table(pack, r) else {
-            return false;
-        };
-        let mut cols: BTreeSet<String> = group_cols
-            .iter()
-            .filter(|c| c.alias == r.alias)
-            .map(|c| c.column.clone())
-            .collect();
-        if cols.is_empty() {
-            return false;
-        }
-        cols.extend(pinned_columns(l, lvl, r));
-        covers_key(pack, &t, &cols)
-    });
+    let grouped_by_key = lvl
+        .rels
+        .iter()
+        .any(|r| super::grouping::groups_by_key_of(l, lvl, &group_cols, r));
     let all_repeated = shape.repeated.iter().all(|r| *r);
     let mut exprs: Vec<&Expr> = Vec::new();
     for item in &lvl.select.projection {

@@ -550,6 +550,20 @@ pub(super) fn equalities(e: &Expr) -> Vec<(&Expr, &Expr)> {
 }
 
 impl Level<'_> {
+    /// The conjuncts of every ON condition and of the WHERE clause.
+    pub fn conditions(&self) -> Vec<&Expr> {
+        let mut v: Vec<&Expr> = self
+            .rels
+            .iter()
+            .filter_map(|r| r.on)
+            .flat_map(conjuncts)
+            .collect();
+        if let Some(w) = &self.select.selection {
+            v.extend(conjuncts(w));
+        }
+        v
+    }
+
     /// The base-table column pairs the `=` conjuncts of a condition make equal.
     pub fn column_equalities(&self, pack: &SchemaPack, e: &Expr) -> Vec<(ColRef, ColRef)> {
         equalities(e)
