@@ -108,7 +108,7 @@ pub struct GenerateOptions {
     /// rejected as `empty_result`). Without one it changes nothing.
     pub allow_empty: bool,
     /// Shares of `sql_type` the output follows (a quota per type). `None`: the shares of
-    /// the rows the synthesizer samples; [`Pipeline`](crate::pipeline::Pipeline) sets the
+    /// the rows the synthesizer samples; [`Pipeline`] sets the
     /// input corpus's.
     pub type_mix: Option<BTreeMap<String, f64>>,
 }
