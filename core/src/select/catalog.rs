@@ -65,6 +65,28 @@ pub(crate) struct TableCat {
     /// Identifying column shown in results.
     pub label: String,
     pub primary_key: Vec<String>,
+    /// Pairs of columns whose values the data ties together (a bus's zone and its
+    /// voltage): a filter on one leaves the other nothing independent to say.
+    pub dependent: Vec<(String, String)>,
+    /// A unique key (entity, level) whose second column is a small coded level (a
+    /// building at each level of detail): another entity is another first column at the
+    /// same level, not another row.
+    pub levels: Option<(String, String)>,
+}
+
+impl TableCat {
+    /// The columns tied to `column` by the data.
+    pub fn dependents_of<'s>(&'s self, column: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        self.dependent.iter().filter_map(move |(a, b)| {
+            if a == column {
+                Some(b.as_str())
+            } else if b == column {
+                Some(a.as_str())
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// A join edge as the selector uses it.
@@ -187,6 +209,10 @@ impl Catalog {
         let mut tables = Vec::new();
         for (schema, table) in pack.tables() {
             let key = format!("{}.{}", schema.name, table.name);
+            let fills = data
+                .sample_data
+                .as_ref()
+                .and_then(|sd| sd.tables.iter().find(|f| f.table == key));
             let info = pack
                 .table(&schema.name, &table.name)
                 .expect("pack tables resolve");
@@ -246,7 +272,16 @@ impl Catalog {
                         || table.unique.iter().any(|u| u.contains(col));
                     let identifier_range = matches!(&d, Filterable::Range { min, max, .. }
                         if is_key && max - min > 5.0);
-                    if !identifier_range {
+                    // A column the data holds one value in (every grid bus is in the
+                    // baseline scenario) filters nothing or everything.
+                    let constant = fills.is_some_and(|f| {
+                        f.columns.iter().any(|c| {
+                            c.names.contains(col)
+                                && matches!(c.draw, crate::pack::ValueSource::Value(_))
+                                && c.null_share == 0.0
+                        })
+                    });
+                    if !identifier_range && !constant {
                         filters.push(d);
                     }
                 }
@@ -263,7 +298,34 @@ impl Catalog {
                     .iter()
                     .any(|f| f.table == key && matches!(f.rows, crate::pack::RowSource::PerArea(_)))
             });
+            let dependent: Vec<(String, String)> = fills
+                .map(|f| {
+                    f.columns
+                        .iter()
+                        .flat_map(|c| match &c.draw {
+                            crate::pack::ValueSource::By { column, .. } => c
+                                .names
+                                .iter()
+                                .map(|n| (column.clone(), n.clone()))
+                                .collect::<Vec<_>>(),
+                            _ => Vec::new(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let levels = table.unique.iter().find_map(|u| match u.as_slice() {
+                [entity, level] => filters
+                    .iter()
+                    .any(|f| {
+                        matches!(f, Filterable::Range { column, integer: true, min, max, .. }
+                            if column == level && max - min <= 5.0)
+                    })
+                    .then(|| (entity.clone(), level.clone())),
+                _ => None,
+            });
             tables.push(TableCat {
+                dependent,
+                levels,
                 key,
                 schema: schema.name.clone(),
                 name: table.name.clone(),

@@ -425,7 +425,19 @@ impl Attempt<'_> {
             }
             F::Processing => {
                 if agg_mode && self.rng.random_bool(0.3) {
-                    let a = self.one_subject(&[])?;
+                    // Grouped by the first relation's key, its own geometry is one shape
+                    // per group: merge those of the rows joined to it.
+                    let a = if self.agg == AggMode::ByKey {
+                        let first = self.insts[0].alias.clone();
+                        self.geoms()
+                            .into_iter()
+                            .filter(|g| g.alias != first)
+                            .collect::<Vec<_>>()
+                            .choose(self.rng)
+                            .cloned()?
+                    } else {
+                        self.one_subject(&[])?
+                    };
                     let f = *["ST_Union", "ST_Collect"].choose(self.rng)?;
                     let mut it = g(
                         if f == "ST_Union" {
@@ -675,7 +687,16 @@ impl Attempt<'_> {
                     .collect::<Vec<_>>()
                     .choose(self.rng)
                     .cloned()?;
-                let mut it = if budget >= 2 && self.rng.random_bool(0.6) {
+                let home_table = self.insts.iter().find(|i| i.alias == home)?.table;
+                // One clustering per query, never of a table of a few rows (a project's
+                // scenarios share its boundary and centre).
+                if self.clustered || self.cat.tables[home_table].few_rows {
+                    return None;
+                }
+                self.clustered = true;
+                let mut it = if budget >= 2 && self.rng.random_bool(0.6)
+                    || !self.main.filters.iter().all(|f| self.is_area_pin(f))
+                {
                     // DBSCAN with eps in metres, in the area's metric CRS.
                     let minpts = PlanExpr::number(self.rng.random_range(2..=10u32).to_string());
                     let s = self.metric_srid();
@@ -693,8 +714,9 @@ impl Attempt<'_> {
                         },
                     )
                 } else {
-                    // Two clusters: K-means fails when k exceeds the rows it sees, and the
-                    // selector does not know how many rows the filters leave.
+                    // Two clusters over the rows of a place: K-means fails when k exceeds
+                    // the rows it sees, so nothing narrower than the place filters them.
+                    self.area_filters_only = true;
                     let k = PlanExpr::number("2");
                     g(
                         "cluster_id",
@@ -716,6 +738,15 @@ impl Attempt<'_> {
                     .into_iter()
                     .filter(|g| g.alias != ra)
                     .collect::<Vec<_>>();
+                // The geometry the raster is joined on (the building whose tiles these
+                // are): another relation's would clip the tile once per joined row, by a
+                // shape it may not even overlap.
+                let partner: Vec<Geo> = geo
+                    .iter()
+                    .filter(|g| self.touching.contains(&(ra.clone(), g.alias.clone())))
+                    .cloned()
+                    .collect();
+                let geo = if partner.is_empty() { geo } else { partner };
                 let geo = geo.choose(self.rng).cloned();
                 let roll = self.rng.random_range(0..10);
                 match (geo.clone(), roll) {
@@ -796,9 +827,11 @@ impl Attempt<'_> {
                         }
                         if f == "ST_Polygon" {
                             // Vectorising every pixel of a whole tile is what ST_Polygon
-                            // costs: only the pixels under a geometry are outlined.
+                            // costs: only the pixels under a geometry are outlined, and
+                            // only for the few rows near a point or in a box (a few
+                            // milliseconds each, uninterruptible).
                             let a = geo?;
-                            if budget < 2 {
+                            if budget < 2 || self.place_filters == 0 {
                                 return None;
                             }
                             let clip = PlanExpr::call("ST_Clip", vec![r, a.col()]);
@@ -923,11 +956,13 @@ impl Attempt<'_> {
             _ => (false, 0),
         };
         let where_ok = !(on_left
+            || self.area_filters_only
             || probe == 2
             || (constant && self.constant_filters >= 1)
             || (probe == 1 && self.validity_filters >= 1));
         if gen.out == Out::Bool && where_ok && (needs_wrap || self.rng.random_bool(0.7)) {
             self.constant_filters += usize::from(constant);
+            self.place_filters += usize::from(constant);
             self.validity_filters += usize::from(probe == 1);
             self.main.filters.push(gen.expr);
             return true;

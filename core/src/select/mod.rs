@@ -272,6 +272,16 @@ pub(crate) struct Attempt<'a> {
     /// WHERE conditions against a constant geometry, and validity checks, placed so far.
     pub constant_filters: usize,
     pub validity_filters: usize,
+    /// K-means is placed: it fails when k exceeds the rows it sees, so no filter narrower
+    /// than the area's own (project, municipality…) is added from now on.
+    pub area_filters_only: bool,
+    /// A clustering window is placed (one per query).
+    pub clustered: bool,
+    /// WHERE conditions against a constant geometry (a point, a box of the area).
+    pub place_filters: usize,
+    /// Second instances joined by a spatial self-join (a building's neighbours): subqueries
+    /// correlate with the first instance, or PostgreSQL plans the distance test per pair.
+    pub neighbours: BTreeSet<String>,
 }
 
 fn type_allows(sql_type: &str) -> (bool, bool, bool) {
@@ -335,6 +345,10 @@ impl<'a> Attempt<'a> {
             touching: BTreeSet::new(),
             joined_pairs: BTreeSet::new(),
             both_repeated: false,
+            area_filters_only: false,
+            clustered: false,
+            place_filters: 0,
+            neighbours: BTreeSet::new(),
             constant_filters: 0,
             validity_filters: 0,
         }
@@ -475,11 +489,30 @@ impl<'a> Attempt<'a> {
         for step in 1..r {
             let mut options: Vec<(&catalog::EdgeCat, usize, usize)> = Vec::new(); // (edge, from inst, to table)
             for (i, inst) in self.insts.iter().enumerate() {
+                // An inner join from a LEFT-joined relation drops the rows it left
+                // unmatched (the LEFT JOIN would be an inner one).
+                if self.left_joined.contains(&inst.alias) {
+                    continue;
+                }
                 for (e, other) in self.cat.neighbours(inst.table) {
                     if !self.table_ok(other) {
                         continue;
                     }
                     if e.spatial && !self.cross_predicates || !self.edge_ok(e) {
+                        continue;
+                    }
+                    // One raster per query, and no raster beside a spatial self-join:
+                    // PostgreSQL cannot estimate raster overlaps, and plans such products
+                    // as nested loops that run for minutes and ignore cancellation.
+                    let raster_in = self
+                        .insts
+                        .iter()
+                        .any(|x| self.cat.tables[x.table].raster.is_some());
+                    let is_raster = self.cat.tables[other].raster.is_some();
+                    let self_join = e.spatial && e.left == e.right;
+                    if (raster_in && (is_raster || self_join))
+                        || (is_raster && !self.neighbours.is_empty())
+                    {
                         continue;
                     }
                     // Never a per-group cross product; at most one join that multiplies
@@ -566,6 +599,9 @@ impl<'a> Attempt<'a> {
             spatial_joined |= edge.spatial;
             let from_is_left = edge.left == self.insts[from_i].table && edge.right == to_t;
             let alias = self.alias_for(to_t);
+            if edge.spatial && edge.left == edge.right {
+                self.neighbours.insert(alias.clone());
+            }
             if edge.expands_into(from_is_left) {
                 self.expansions += 1;
                 // Both sides repeat in a many-to-many join: no relation keeps its rows.
@@ -718,16 +754,7 @@ impl<'a> Attempt<'a> {
             let r = PlanExpr::column(r_alias, &edge.right_columns[0]);
             let mut on = vec![self.predicate_call(&pred, l, r)];
             if edge.left == edge.right {
-                let pk = self.cat.tables[edge.left]
-                    .primary_key
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| edge.left_columns[0].clone());
-                on.push(PlanExpr::compare(
-                    CompareOp::NotEq,
-                    PlanExpr::column(l_alias, &pk),
-                    PlanExpr::column(r_alias, &pk),
-                ));
+                on.extend(self.other_entity(edge.left, l_alias, r_alias));
             }
             on
         } else {
@@ -884,7 +911,7 @@ impl<'a> Attempt<'a> {
         let mut links: Vec<(usize, catalog::EdgeCat, usize)> = Vec::new();
         for (i, inst) in self.insts.iter().enumerate() {
             // A condition on a LEFT-joined relation in WHERE would drop its unmatched rows.
-            if self.left_joined.contains(&inst.alias) {
+            if self.left_joined.contains(&inst.alias) || self.neighbours.contains(&inst.alias) {
                 continue;
             }
             for (e, other) in self.cat.neighbours(inst.table) {
@@ -1005,14 +1032,7 @@ impl<'a> Attempt<'a> {
                 };
                 let mut v = vec![c];
                 if e.left == e.right {
-                    let pk = self.cat.tables[t].primary_key.first().cloned();
-                    if let Some(pk) = pk {
-                        v.push(PlanExpr::compare(
-                            CompareOp::NotEq,
-                            PlanExpr::column(&alias, &pk),
-                            PlanExpr::column(&inst.alias, &pk),
-                        ));
-                    }
+                    v.extend(self.other_entity(t, &alias, &inst.alias));
                 }
                 v
             } else {
@@ -1094,6 +1114,100 @@ impl<'a> Attempt<'a> {
     }
 
     /// A plain filter on a table's column with a realistic literal.
+    /// A query with a place (its coordinates, its metric CRS, an area's value) reads the
+    /// rows of that place: the lengths of Rome's lines in Milan's UTM zone, or distances
+    /// from every building of Italy to a point in Bologna, mean nothing. Pins the first
+    /// relation that has an area-bound column still free, unless the WHERE clause already
+    /// restricts the rows to the place.
+    fn restrict_to_area(&mut self, filterable: &[Inst]) {
+        let Some(area) = self.area else { return };
+        if self.place_filters > 0 || self.main.filters.iter().any(|f| self.is_area_pin(f)) {
+            return;
+        }
+        for inst in filterable {
+            let t = &self.cat.tables[inst.table];
+            let Some(col) = t.filters.iter().map(|f| f.column().to_string()).find(|c| {
+                self.cat.area_bound(inst.table, c)
+                    && !self.filtered.contains(&(inst.alias.clone(), c.clone()))
+                    && self.cat.areas[area].value(&t.key, c).is_some()
+            }) else {
+                continue;
+            };
+            let Some(lit) = self.area_value(inst.table, &col) else {
+                continue;
+            };
+            self.filtered.insert((inst.alias.clone(), col.clone()));
+            self.main.filters.push(PlanExpr::compare(
+                CompareOp::Eq,
+                PlanExpr::column(&inst.alias, &col),
+                lit,
+            ));
+            return;
+        }
+    }
+
+    /// `alias.column = <the area's value>` on an area-bound column (a project, a
+    /// municipality): the query's place, which leaves the rows of that place.
+    pub(crate) fn is_area_pin(&self, f: &PlanExpr) -> bool {
+        let PlanExpr::Compare {
+            op: CompareOp::Eq,
+            left,
+            ..
+        } = f
+        else {
+            return false;
+        };
+        let PlanExpr::Column { rel, column } = left.as_ref() else {
+            return false;
+        };
+        self.insts
+            .iter()
+            .find(|i| &i.alias == rel)
+            .is_some_and(|i| self.cat.area_bound(i.table, column))
+    }
+
+    /// Conditions that make two instances of table `t` different entities: another key,
+    /// or another entity at the same level when the table holds each at several levels
+    /// (a building is not its own neighbour at another level of detail).
+    fn other_entity(&self, t: usize, a: &str, b: &str) -> Vec<PlanExpr> {
+        let tc = &self.cat.tables[t];
+        if let Some((entity, level)) = &tc.levels {
+            return vec![
+                PlanExpr::compare(
+                    CompareOp::NotEq,
+                    PlanExpr::column(a, entity),
+                    PlanExpr::column(b, entity),
+                ),
+                PlanExpr::compare(
+                    CompareOp::Eq,
+                    PlanExpr::column(a, level),
+                    PlanExpr::column(b, level),
+                ),
+            ];
+        }
+        tc.primary_key
+            .first()
+            .map(|pk| {
+                PlanExpr::compare(
+                    CompareOp::NotEq,
+                    PlanExpr::column(a, pk),
+                    PlanExpr::column(b, pk),
+                )
+            })
+            .into_iter()
+            .collect()
+    }
+
+    /// Records a filter on `alias.column` (of table `t`), and on the columns the data ties
+    /// to it: a second condition on those would be redundant or contradictory.
+    fn mark_filtered(&mut self, t: usize, alias: &str, column: &str) {
+        self.filtered
+            .insert((alias.to_string(), column.to_string()));
+        for d in self.cat.tables[t].dependents_of(column) {
+            self.filtered.insert((alias.to_string(), d.to_string()));
+        }
+    }
+
     pub(crate) fn filter_on(&mut self, t: usize, alias: &str) -> Option<PlanExpr> {
         let open: Vec<Filterable> = self.cat.tables[t]
             .filters
@@ -1102,12 +1216,12 @@ impl<'a> Attempt<'a> {
                 !self
                     .filtered
                     .contains(&(alias.to_string(), f.column().to_string()))
+                    && (!self.area_filters_only || self.cat.area_bound(t, f.column()))
             })
             .cloned()
             .collect();
         let f = open.choose(self.rng)?.clone();
-        self.filtered
-            .insert((alias.to_string(), f.column().to_string()));
+        self.mark_filtered(t, alias, f.column());
         // An area-bound column (project, network, municipality…) takes the query's area's
         // value: filters on functionally dependent columns then agree.
         if self.cat.area_bound(t, f.column()) {
@@ -1167,12 +1281,27 @@ impl<'a> Attempt<'a> {
                 // A filter pinning the grouped column (or the rest of a key it is part of,
                 // or another column of the same place) would leave one group per row or
                 // one group in all.
-                self.filtered.insert((first.alias.clone(), col.clone()));
+                self.mark_filtered(first.table, &first.alias, &col);
                 let mut blocked: Vec<String> = Vec::new();
-                if t0.primary_key.contains(&col) {
+                // An area-bound column stands for the area's key column (a project's name
+                // for its id): grouping by it and pinning the rest of that key leaves one
+                // row per group too.
+                let in_key = t0.primary_key.contains(&col)
+                    || (self.cat.area_bound(first.table, &col)
+                        && t0
+                            .primary_key
+                            .iter()
+                            .any(|k| self.cat.area_bound(first.table, k)));
+                if in_key {
                     blocked.extend(t0.primary_key.iter().cloned());
                 }
-                if self.cat.area_bound(first.table, &col) {
+                if self.cat.area_bound(first.table, &col)
+                    || (in_key
+                        && t0
+                            .primary_key
+                            .iter()
+                            .any(|k| self.cat.area_bound(first.table, k)))
+                {
                     blocked.extend(
                         t0.filters
                             .iter()
@@ -1225,15 +1354,24 @@ impl<'a> Attempt<'a> {
                 }
                 // Something aggregated over the joined rows.
                 if self.insts.len() > 1 {
-                    let other =
-                        self.insts[1 + self.rng.random_range(0..self.insts.len() - 1)].clone();
+                    // The rows of the relation the join repeats the key's row for (its
+                    // key: a label may be the grouped entity's own name).
+                    let other = self
+                        .expanded
+                        .as_ref()
+                        .and_then(|a| self.insts.iter().find(|i| &i.alias == a))
+                        .cloned()
+                        .unwrap_or_else(|| {
+                            self.insts[1 + self.rng.random_range(0..self.insts.len() - 1)].clone()
+                        });
                     let tt = &self.cat.tables[other.table];
+                    let counted = tt.primary_key.first().unwrap_or(&tt.label).clone();
                     let name = format!("{}_count", tt.name);
                     if self.item_names.insert(name.clone()) {
                         lead.push(SelectItem {
                             expr: PlanExpr::Aggregate {
                                 function: "count".into(),
-                                arg: Some(Box::new(PlanExpr::column(&other.alias, &tt.label))),
+                                arg: Some(Box::new(PlanExpr::column(&other.alias, &counted))),
                                 distinct: true,
                             },
                             alias: Some(name),
@@ -1304,8 +1442,18 @@ impl<'a> Attempt<'a> {
                     alias: None,
                 }),
                 AggMode::ByKey | AggMode::ByCategory => {
-                    let counted = if on_cols.contains(&t.label) {
-                        t.primary_key.first().cloned().unwrap_or(t.label.clone())
+                    // Its own rows: a key column, unless its label names them. A name
+                    // the area fixes (a project's) is one value wherever the area is.
+                    let counted = if on_cols.contains(&t.label)
+                        || self.agg == AggMode::ByKey
+                        || self.cat.area_bound(inst.table, &t.label)
+                    {
+                        t.primary_key
+                            .iter()
+                            .find(|k| !self.cat.area_bound(inst.table, k))
+                            .or(t.primary_key.first())
+                            .cloned()
+                            .unwrap_or(t.label.clone())
                     } else {
                         t.label.clone()
                     };
@@ -1402,8 +1550,15 @@ impl<'a> Attempt<'a> {
                 }
             }
         }
+        self.restrict_to_area(&filterable);
         // HAVING on grouped queries.
-        if matches!(self.agg, AggMode::ByCategory) && self.rng.random_bool(0.4) {
+        // Not over a table of a few rows (a project's handful of scenarios), nor behind a
+        // condition against a constant geometry (the buildings containing a point).
+        if matches!(self.agg, AggMode::ByCategory)
+            && !t0.few_rows
+            && self.constant_filters == 0
+            && self.rng.random_bool(0.4)
+        {
             // A threshold most groups of a city-scale database reach.
             let n = self.rng.random_range(2..=5u32).to_string();
             self.main.having.push(PlanExpr::compare(
@@ -1530,13 +1685,14 @@ impl<'a> Attempt<'a> {
                             !self
                                 .filtered
                                 .contains(&(alias.clone(), f.column().to_string()))
+                                && (!self.area_filters_only
+                                    || self.cat.area_bound(table, f.column()))
                         })
                         .cloned()
                         .collect();
                     let f = open.choose(self.rng).cloned();
                     if let Some(f) = &f {
-                        self.filtered
-                            .insert((alias.clone(), f.column().to_string()));
+                        self.mark_filtered(table, &alias, f.column());
                     }
                     f.and_then(|f| {
                         if self.cat.area_bound(table, f.column()) {
@@ -1575,7 +1731,7 @@ impl<'a> Attempt<'a> {
             // The innermost level keeps the top rows by a measure (or the most recent by a
             // timestamp): a step the outer query builds on, not a filter it could have
             // written itself.
-            let rank_key = if tcat.few_rows {
+            let rank_key = if tcat.few_rows || self.area_filters_only {
                 // The top rows of a table of a few rows are all of them.
                 None
             } else {

@@ -68,6 +68,20 @@ pub(super) fn groups_by_key_of(
         return false;
     }
     cols.extend(pinned_columns(l, lvl, rel));
+    // The columns an area fixes together (a project's id and its name): one of them
+    // stands for all of them.
+    let areas = &l.pack.data().areas;
+    let bound = |c: &str| areas.iter().any(|a| a.value(&t, c).is_some());
+    if cols.iter().any(|c| bound(c)) {
+        if let Some(info) = t.split_once('.').and_then(|(s, n)| l.pack.table(s, n)) {
+            cols.extend(
+                info.columns
+                    .iter()
+                    .map(|(c, _)| c.clone())
+                    .filter(|c| bound(c)),
+            );
+        }
+    }
     covers_key(l.pack, &t, &cols)
 }
 
@@ -143,6 +157,44 @@ pub(super) fn check(
         });
         if let Some(m) = hit {
             l.flag(SenseCode::MeaninglessAggregate, m, Some(e));
+        }
+    }
+    // An aggregate of values of a relation whose key is grouped: each group holds one of
+    // its rows (repeated), so the aggregate is that row's value.
+    if !group_cols.is_empty() {
+        for (e, _) in &outputs {
+            let mut hit: Option<String> = None;
+            for_each_local(e, &mut |x| {
+                let Expr::Function(f) = x else { return };
+                let name = fn_name(f);
+                if f.over.is_some()
+                    || hit.is_some()
+                    || !matches!(
+                        name.as_str(),
+                        "st_union" | "st_collect" | "st_extent" | "min" | "max" | "avg"
+                    )
+                {
+                    return;
+                }
+                let args = args_of(f);
+                let Some(a) = args.first() else { return };
+                let mut read = BTreeSet::new();
+                lvl.aliases_in(pack, a, &mut read);
+                if !read.is_empty()
+                    && read.iter().all(|r| {
+                        lvl.rel(r)
+                            .is_some_and(|r| groups_by_key_of(l, lvl, &group_cols, r))
+                    })
+                {
+                    hit = Some(format!(
+                        "{}(…) of a relation whose key is grouped is that row's own value",
+                        name.to_uppercase()
+                    ));
+                }
+            });
+            if let Some(m) = hit {
+                l.flag(SenseCode::MeaninglessAggregate, m, Some(e));
+            }
         }
     }
     // Columns the join conditions make equal.

@@ -360,6 +360,26 @@ pub(super) fn check(l: &mut Lint<'_>, lvl: &Level<'_>, order: &[&Expr]) -> Shape
             );
         }
         if lvl.rels[i].left {
+            // A later inner join whose ON condition reads this relation drops its
+            // unmatched rows too.
+            if let Some(later) = lvl.rels[i + 1..].iter().find(|r| {
+                !r.left
+                    && r.on.is_some_and(|on| {
+                        let mut a = BTreeSet::new();
+                        lvl.aliases_in(l.pack, on, &mut a);
+                        a.contains(&alias)
+                    })
+            }) {
+                l.flag(
+                    SenseCode::NullifiedLeftJoin,
+                    format!(
+                        "{alias} is LEFT JOINed but the inner join of {} reads it, which drops \
+                         the unmatched rows the LEFT JOIN keeps",
+                        later.alias
+                    ),
+                    later.on,
+                );
+            }
             if let Some(w) = &lvl.select.selection {
                 for c in conjuncts(w) {
                     if matches!(c, Expr::IsNull(_) | Expr::IsNotNull(_)) {
@@ -477,8 +497,13 @@ fn fan_out(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, order: &[&Expr]) {
                 if let Some(a) = args_of(f).first() {
                     lvl.aliases_in(pack, a, &mut read);
                 }
-                // Grouped by another relation's key, each group holds each row once.
-                let repeated = !grouped_by_key
+                // Grouped by another relation's key, each group holds each row once
+                // (grouped by the key of the summed relation, it holds one row many times).
+                let by_other_key = lvl.rels.iter().any(|r| {
+                    !read.contains(&r.alias)
+                        && super::grouping::groups_by_key_of(l, lvl, &group_cols, r)
+                });
+                let repeated = !by_other_key
                     && !read.is_empty()
                     && read.iter().all(|a| {
                         lvl.rels

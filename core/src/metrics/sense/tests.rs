@@ -58,6 +58,18 @@ fn s1_counts_over_fan_out_joins_and_cross_products() {
          LEFT JOIN cim_vector.building b ON b.census_id = cg.sez2011 WHERE b.lod = 1",
         SenseCode::NullifiedLeftJoin,
     );
+    // … or that a later inner join reads.
+    flags(
+        "SELECT ps.project_name, b.building_id FROM cim_vector.project_scenario ps \
+         LEFT JOIN cim_raster.building_height_cache bhc ON ps.project_id = bhc.project_id AND ps.scenario_id = bhc.scenario_id \
+         JOIN cim_vector.building b ON b.building_id = bhc.building_id",
+        SenseCode::NullifiedLeftJoin,
+    );
+    clean(
+        "SELECT b.building_id, bp.height, cg.comune FROM cim_vector.building b \
+         LEFT JOIN cim_vector.building_properties bp ON bp.building_fk = b.id \
+         JOIN cim_census.census_geo cg ON b.census_id = cg.sez2011",
+    );
     // The project's census perimeter added up once per building inside it.
     flags(
         "SELECT ps.scenario_id, SUM(ST_Perimeter(ps.census_boundary::geography)) AS p \
@@ -110,6 +122,20 @@ fn s2_no_op_and_constant_operations() {
 
 #[test]
 fn s3_meaningless_aggregates() {
+    // The union of a building's own footprint per building.
+    flags(
+        "SELECT b.building_id, COUNT(DISTINCT b2.id) AS n, ST_Union(b.building_geometry) AS g \
+         FROM cim_vector.building b \
+         JOIN cim_vector.building b2 ON ST_Touches(b.building_geometry, b2.building_geometry) AND b.id <> b2.id \
+         GROUP BY b.id",
+        SenseCode::MeaninglessAggregate,
+    );
+    clean(
+        "SELECT b.building_id, COUNT(DISTINCT b2.id) AS n, ST_Union(b2.building_geometry) AS g \
+         FROM cim_vector.building b \
+         JOIN cim_vector.building b2 ON ST_Touches(b.building_geometry, b2.building_geometry) AND b.id <> b2.id \
+         GROUP BY b.id",
+    );
     flags(
         "SELECT ps.project_id, COUNT(DISTINCT ST_ExteriorRing(ps.project_boundary)) AS n \
          FROM cim_vector.project_scenario ps GROUP BY ps.project_id",
