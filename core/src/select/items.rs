@@ -893,8 +893,34 @@ impl Attempt<'_> {
             let Some(gen) = self.gen(cat, budget) else {
                 continue;
             };
-            // The same expression twice says nothing new.
-            if self.raw_items.contains(&gen.expr) {
+            // The same expression twice says nothing new, nor the same call with its two
+            // operands swapped (a line and its reverse, a distance both ways).
+            let swapped = match &gen.expr {
+                PlanExpr::Call { function, args } if args.len() == 2 => Some(PlanExpr::Call {
+                    function: function.clone(),
+                    args: vec![args[1].clone(), args[0].clone()],
+                }),
+                _ => None,
+            };
+            // Nor the same operation on the same operand with another constant (two
+            // buffers of one geometry).
+            let same_call = |a: &PlanExpr, b: &PlanExpr| match (a, b) {
+                (
+                    PlanExpr::Call {
+                        function: f,
+                        args: x,
+                    },
+                    PlanExpr::Call {
+                        function: g,
+                        args: y,
+                    },
+                ) => f == g && !x.is_empty() && x.first() == y.first(),
+                _ => false,
+            };
+            if self.raw_items.contains(&gen.expr)
+                || swapped.is_some_and(|w| self.raw_items.contains(&w))
+                || self.raw_items.iter().any(|r| same_call(r, &gen.expr))
+            {
                 continue;
             }
             self.raw_items.push(gen.expr.clone());

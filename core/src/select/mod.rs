@@ -279,8 +279,8 @@ pub(crate) struct Attempt<'a> {
     pub clustered: bool,
     /// WHERE conditions against a constant geometry (a point, a box of the area).
     pub place_filters: usize,
-    /// Second instances joined by a spatial self-join (a building's neighbours): subqueries
-    /// correlate with the first instance, or PostgreSQL plans the distance test per pair.
+    /// Second instances joined by a spatial self-join (a building's neighbours): no
+    /// correlated subquery beside them, or PostgreSQL plans the distance test per pair.
     pub neighbours: BTreeSet<String>,
 }
 
@@ -754,7 +754,8 @@ impl<'a> Attempt<'a> {
             let r = PlanExpr::column(r_alias, &edge.right_columns[0]);
             let mut on = vec![self.predicate_call(&pred, l, r)];
             if edge.left == edge.right {
-                on.extend(self.other_entity(edge.left, l_alias, r_alias));
+                let from_alias = from.alias.clone();
+                on.extend(self.other_entity(edge.left, alias, &from_alias));
             }
             on
         } else {
@@ -911,7 +912,10 @@ impl<'a> Attempt<'a> {
         let mut links: Vec<(usize, catalog::EdgeCat, usize)> = Vec::new();
         for (i, inst) in self.insts.iter().enumerate() {
             // A condition on a LEFT-joined relation in WHERE would drop its unmatched rows.
-            if self.left_joined.contains(&inst.alias) || self.neighbours.contains(&inst.alias) {
+            // Beside a distance self-join, a semi-join lets PostgreSQL pair the subquery's
+            // rows with every neighbour candidate before testing the distance (minutes on
+            // a few thousand buildings): scalar subqueries and derived tables only.
+            if self.left_joined.contains(&inst.alias) || !self.neighbours.is_empty() {
                 continue;
             }
             for (e, other) in self.cat.neighbours(inst.table) {
@@ -1166,32 +1170,66 @@ impl<'a> Attempt<'a> {
             .is_some_and(|i| self.cat.area_bound(i.table, column))
     }
 
-    /// Conditions that make two instances of table `t` different entities: another key,
-    /// or another entity at the same level when the table holds each at several levels
-    /// (a building is not its own neighbour at another level of detail).
-    fn other_entity(&self, t: usize, a: &str, b: &str) -> Vec<PlanExpr> {
+    /// Conditions that make a new instance `new` of table `t` another entity than the
+    /// instance `old`: another key, or, when the table holds each entity at several levels
+    /// (a building at each level of detail), another entity at one level, pinned for both
+    /// (`old`'s in WHERE). Equal levels as a join key would let PostgreSQL hash-join on a
+    /// column of three values and test the distance on every pair.
+    fn other_entity(&mut self, t: usize, new: &str, old: &str) -> Vec<PlanExpr> {
         let tc = &self.cat.tables[t];
-        if let Some((entity, level)) = &tc.levels {
-            return vec![
-                PlanExpr::compare(
-                    CompareOp::NotEq,
-                    PlanExpr::column(a, entity),
-                    PlanExpr::column(b, entity),
-                ),
-                PlanExpr::compare(
-                    CompareOp::Eq,
-                    PlanExpr::column(a, level),
-                    PlanExpr::column(b, level),
-                ),
-            ];
+        if let Some((entity, level)) = tc.levels.clone() {
+            let range = tc.filters.iter().find_map(|f| match f {
+                Filterable::Range {
+                    column, min, max, ..
+                } if *column == level => Some((*min as i64, *max as i64)),
+                _ => None,
+            });
+            if let Some((lo, hi)) = range {
+                // The level `old` is already pinned to, else one drawn.
+                let pinned = self.main.filters.iter().find_map(|f| match f {
+                    PlanExpr::Compare {
+                        op: CompareOp::Eq,
+                        left,
+                        right,
+                    } if matches!(left.as_ref(), PlanExpr::Column { rel, column }
+                        if rel == old && *column == level) =>
+                    {
+                        Some(right.as_ref().clone())
+                    }
+                    _ => None,
+                });
+                let lit = match pinned {
+                    Some(l) => l,
+                    None => {
+                        let v = self.rng.random_range(lo..=hi);
+                        let l = PlanExpr::number(v.to_string());
+                        self.main.filters.push(PlanExpr::compare(
+                            CompareOp::Eq,
+                            PlanExpr::column(old, &level),
+                            l.clone(),
+                        ));
+                        l
+                    }
+                };
+                self.filtered.insert((old.to_string(), level.clone()));
+                self.filtered.insert((new.to_string(), level.clone()));
+                return vec![
+                    PlanExpr::compare(
+                        CompareOp::NotEq,
+                        PlanExpr::column(new, &entity),
+                        PlanExpr::column(old, &entity),
+                    ),
+                    PlanExpr::compare(CompareOp::Eq, PlanExpr::column(new, &level), lit),
+                ];
+            }
         }
         tc.primary_key
             .first()
             .map(|pk| {
                 PlanExpr::compare(
                     CompareOp::NotEq,
-                    PlanExpr::column(a, pk),
-                    PlanExpr::column(b, pk),
+                    PlanExpr::column(new, pk),
+                    PlanExpr::column(old, pk),
                 )
             })
             .into_iter()
@@ -1226,6 +1264,16 @@ impl<'a> Attempt<'a> {
         // value: filters on functionally dependent columns then agree.
         if self.cat.area_bound(t, f.column()) {
             let lit = self.area_value(t, f.column())?;
+            // One place pin per relation: its id and its name say the same.
+            let siblings: Vec<String> = self.cat.tables[t]
+                .filters
+                .iter()
+                .map(|g| g.column().to_string())
+                .filter(|c| self.cat.area_bound(t, c))
+                .collect();
+            for c in siblings {
+                self.filtered.insert((alias.to_string(), c));
+            }
             return Some(PlanExpr::compare(
                 CompareOp::Eq,
                 PlanExpr::column(alias, f.column()),
@@ -1735,9 +1783,11 @@ impl<'a> Attempt<'a> {
                 // The top rows of a table of a few rows are all of them.
                 None
             } else {
+                // Not by a column a filter (or the column the data ties it to) fixes.
                 let keys: Vec<(String, bool)> = tcat
                     .numeric
                     .iter()
+                    .filter(|c| !self.filtered.contains(&(alias.clone(), (*c).clone())))
                     .map(|c| (c.clone(), self.rng.random_bool(0.7)))
                     .chain(tcat.timestamps.iter().map(|c| (c.clone(), true)))
                     .collect();
