@@ -764,7 +764,9 @@ impl Attempt<'_> {
                             PlanExpr::call("ST_Value", args),
                         ))
                     }
-                    (Some(a), 3..=4) if budget >= 2 => {
+                    // Clipping per row: not when a join repeats the rows (each clip would
+                    // be computed once per joined row).
+                    (Some(a), 3..=4) if budget >= 2 && self.expansions == 0 => {
                         let clip = PlanExpr::call("ST_Clip", vec![r, a.col()]);
                         if self.rng.random_bool(0.6) {
                             // One statistic of the pixels under the geometry.

@@ -1360,6 +1360,24 @@ impl<'a> Attempt<'a> {
                 for c in blocked {
                     self.filtered.insert((first.alias.clone(), c));
                 }
+                // Grouped by a place (a project), no relation may pin a place: the joins
+                // tie their places to the grouped one, leaving one group.
+                if self.cat.area_bound(first.table, &col) {
+                    let pins: Vec<(String, String)> = self
+                        .insts
+                        .iter()
+                        .flat_map(|i| {
+                            self.cat.tables[i.table]
+                                .filters
+                                .iter()
+                                .map(|f| f.column().to_string())
+                                .filter(|c| self.cat.area_bound(i.table, c))
+                                .map(|c| (i.alias.clone(), c))
+                                .collect::<Vec<_>>()
+                        })
+                        .collect();
+                    self.filtered.extend(pins);
+                }
                 self.main.group_by.push(g.clone());
                 lead.push(SelectItem {
                     expr: g,
