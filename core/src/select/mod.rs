@@ -1387,8 +1387,14 @@ impl<'a> Attempt<'a> {
                 self.item_names.insert(n.clone());
                 // Over a join that repeats rows, count the first relation's rows, not the
                 // combinations.
+                // (A key column the area does not fix: a project's scenarios, not its id.)
                 let arg = (self.expansions > 0)
-                    .then(|| t0.primary_key.first())
+                    .then(|| {
+                        t0.primary_key
+                            .iter()
+                            .find(|k| !self.cat.area_bound(first.table, k) && **k != col)
+                            .or(t0.primary_key.first())
+                    })
                     .flatten()
                     .map(|k| Box::new(PlanExpr::column(&first.alias, k)));
                 let distinct = arg.is_some();

@@ -148,7 +148,17 @@ pub(super) fn check(
                 return;
             };
             let Some(r) = lvl.rel(&c.alias) else { return };
-            if groups_by_key_of(l, lvl, &group_cols, r) || group_cols.contains(&c) {
+            // A column the area fixes together with a grouped one (a project's id per
+            // project name) is one value per group too.
+            let areas = &pack.data().areas;
+            let bound = |t: &str, col: &str| areas.iter().any(|a| a.value(t, col).is_some());
+            let sibling = lvl.base_table(pack, r).is_some_and(|t| {
+                bound(&t, &c.column)
+                    && group_cols
+                        .iter()
+                        .any(|g| g.alias == c.alias && bound(&t, &g.column))
+            });
+            if groups_by_key_of(l, lvl, &group_cols, r) || group_cols.contains(&c) || sibling {
                 hit = Some(format!(
                     "COUNT(DISTINCT {}.{}) per group of {}'s own key is always 1",
                     c.alias, c.column, c.alias

@@ -122,6 +122,14 @@ fn s2_no_op_and_constant_operations() {
 
 #[test]
 fn s3_meaningless_aggregates() {
+    // One project id per project name.
+    flags(
+        "SELECT ps.project_name, COUNT(DISTINCT ps.project_id) AS n, COUNT(DISTINCT b.id) AS nb \
+         FROM cim_vector.project_scenario ps \
+         JOIN cim_raster.building_height_cache bhc ON ps.project_id = bhc.project_id AND ps.scenario_id = bhc.scenario_id \
+         JOIN cim_vector.building b ON b.building_id = bhc.building_id GROUP BY ps.project_name",
+        SenseCode::MeaninglessAggregate,
+    );
     // The union of a building's own footprint per building.
     flags(
         "SELECT b.building_id, COUNT(DISTINCT b2.id) AS n, ST_Union(b.building_geometry) AS g \
