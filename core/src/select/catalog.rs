@@ -148,6 +148,17 @@ pub(crate) struct Catalog {
 
 impl Catalog {
     /// Whether any area fixes a value for `column` of table `t` (an area-bound column).
+    /// The columns of table `t` with a value domain that an area fixes (project id and
+    /// name, network, municipality…), in the order of its filters.
+    pub fn area_filter_columns(&self, t: usize) -> Vec<String> {
+        self.tables[t]
+            .filters
+            .iter()
+            .map(|f| f.column().to_string())
+            .filter(|c| self.area_bound(t, c))
+            .collect()
+    }
+
     pub fn area_bound(&self, t: usize, column: &str) -> bool {
         self.area_bound
             .get(t)

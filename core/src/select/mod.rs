@@ -1265,13 +1265,7 @@ impl<'a> Attempt<'a> {
         if self.cat.area_bound(t, f.column()) {
             let lit = self.area_value(t, f.column())?;
             // One place pin per relation: its id and its name say the same.
-            let siblings: Vec<String> = self.cat.tables[t]
-                .filters
-                .iter()
-                .map(|g| g.column().to_string())
-                .filter(|c| self.cat.area_bound(t, c))
-                .collect();
-            for c in siblings {
+            for c in self.cat.area_filter_columns(t) {
                 self.filtered.insert((alias.to_string(), c));
             }
             return Some(PlanExpr::compare(
@@ -1350,12 +1344,7 @@ impl<'a> Attempt<'a> {
                             .iter()
                             .any(|k| self.cat.area_bound(first.table, k)))
                 {
-                    blocked.extend(
-                        t0.filters
-                            .iter()
-                            .map(|f| f.column().to_string())
-                            .filter(|c| self.cat.area_bound(first.table, c)),
-                    );
+                    blocked.extend(self.cat.area_filter_columns(first.table));
                 }
                 for c in blocked {
                     self.filtered.insert((first.alias.clone(), c));
@@ -1367,13 +1356,10 @@ impl<'a> Attempt<'a> {
                         .insts
                         .iter()
                         .flat_map(|i| {
-                            self.cat.tables[i.table]
-                                .filters
-                                .iter()
-                                .map(|f| f.column().to_string())
-                                .filter(|c| self.cat.area_bound(i.table, c))
+                            self.cat
+                                .area_filter_columns(i.table)
+                                .into_iter()
                                 .map(|c| (i.alias.clone(), c))
-                                .collect::<Vec<_>>()
                         })
                         .collect();
                     self.filtered.extend(pins);
