@@ -389,6 +389,24 @@ impl<'p> Ctx<'p> {
                 )
             }
             PlanExpr::Compare { op, left, right } => {
+                // A flag phrased "whether the bus is in service" reads as a clause.
+                if let (
+                    CompareOp::Eq,
+                    PlanExpr::Column { rel, column },
+                    PlanExpr::Literal {
+                        value: Literal::Bool(set),
+                    },
+                ) = (op, left.as_ref(), right.as_ref())
+                {
+                    let phrase = self.column(rel, column, false);
+                    if let Some(clause) = phrase.strip_prefix("the whether ") {
+                        return match (set, clause.split_once(" is ")) {
+                            (true, _) => clause.to_string(),
+                            (false, Some((who, what))) => format!("{who} is not {what}"),
+                            (false, None) => format!("not {clause}"),
+                        };
+                    }
+                }
                 if let (
                     PlanExpr::Column { rel: a, column: ca },
                     PlanExpr::Column { rel: b, column: cb },

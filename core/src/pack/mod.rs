@@ -137,6 +137,12 @@ pub struct Table {
     /// Unique keys.
     #[serde(default)]
     pub unique: Vec<Vec<String>>,
+    /// A column whose values are alternative versions of the same rows (a project's
+    /// scenarios: every building once per scenario). An analysis reads one version, so
+    /// the generator pins it (to a value of its domain, the first one most often) unless
+    /// the query groups by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_column: Option<String>,
     /// Columns in table order.
     pub columns: Vec<Column>,
 }
@@ -584,10 +590,11 @@ impl SchemaPack {
                     .primary_key
                     .iter()
                     .chain(table.unique.iter().flatten())
+                    .chain(&table.version_column)
                 {
                     if info.column(key).is_none() {
                         return Err(invalid(format!(
-                            "{}.{}: key column {key} is not a column",
+                            "{}.{}: {key} (of a key or the version_column) is not a column",
                             schema.name, table.name
                         )));
                     }

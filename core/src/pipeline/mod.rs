@@ -1231,8 +1231,14 @@ mod tests {
         assert_eq!(x.ok, 120);
         assert!(x.executed >= 120, "{x:?}");
         assert_eq!((x.empty, x.timeouts, x.failed.len()), (0, 0, 0));
-        // Each round's candidates fit in one batch (fewer than 256 of them).
-        assert_eq!(ok.calls.load(Ordering::Relaxed), u64::from(stats.rounds));
+        // Each round's candidates fit in one batch (fewer than 256 of them); a round whose
+        // candidates were all rejected before execution makes no call.
+        let calls = ok.calls.load(Ordering::Relaxed);
+        assert!(
+            calls >= 1 && calls <= u64::from(stats.rounds),
+            "{calls} calls in {} rounds",
+            stats.rounds
+        );
         let line = serde_json::to_string(&executed[0]).unwrap();
         assert!(
             line.ends_with(",\"execution\":{\"rows\":3,\"ms\":1.5}}"),

@@ -72,6 +72,9 @@ pub(crate) struct TableCat {
     /// building at each level of detail): another entity is another first column at the
     /// same level, not another row.
     pub levels: Option<(String, String)>,
+    /// The pack's `version_column` (a project's scenario) with the values of its domain,
+    /// the default first: a query reads one version.
+    pub version: Option<(String, Vec<serde_json::Value>)>,
 }
 
 impl TableCat {
@@ -292,7 +295,10 @@ impl Catalog {
                                 && c.null_share == 0.0
                         })
                     });
-                    if !identifier_range && !constant {
+                    // The version column is pinned once per query (see `versions`), never
+                    // a free filter: `scenario_id <> 'heat_pumps'` still repeats each row.
+                    let version = table.version_column.as_deref() == Some(col.as_str());
+                    if !identifier_range && !constant && !version {
                         filters.push(d);
                     }
                 }
@@ -334,7 +340,15 @@ impl Catalog {
                     .then(|| (entity.clone(), level.clone())),
                 _ => None,
             });
+            let version = table.version_column.as_ref().map(|c| {
+                let values = match domains.get(&format!("{key}.{c}")) {
+                    Some(Filterable::Enum { values, .. }) => values.clone(),
+                    _ => Vec::new(),
+                };
+                (c.clone(), values)
+            });
             tables.push(TableCat {
+                version,
                 dependent,
                 levels,
                 key,

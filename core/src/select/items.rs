@@ -693,8 +693,17 @@ impl Attempt<'_> {
                 if self.clustered || self.cat.tables[home_table].few_rows {
                     return None;
                 }
+                // K-means of a place: over rows no place pin can narrow (the buildings of
+                // every city, nothing joined that has a project) its k clusters are the
+                // cities. DBSCAN finds dense blocks anywhere.
+                let placeable = self.place_filters > 0
+                    || self.insts.iter().any(|i| {
+                        !self.left_joined.contains(&i.alias)
+                            && !self.cat.area_filter_columns(i.table).is_empty()
+                    });
                 self.clustered = true;
                 let mut it = if budget >= 2 && self.rng.random_bool(0.6)
+                    || !placeable
                     || !self.main.filters.iter().all(|f| self.is_area_pin(f))
                 {
                     // DBSCAN with eps in metres, in the area's metric CRS.
@@ -717,6 +726,8 @@ impl Attempt<'_> {
                     // Two clusters over the rows of a place: K-means fails when k exceeds
                     // the rows it sees, so nothing narrower than the place filters them.
                     self.area_filters_only = true;
+                    // The place the rows are pinned to (see `restrict_to_area`).
+                    self.area_index();
                     let k = PlanExpr::number("2");
                     g(
                         "cluster_id",
@@ -748,7 +759,22 @@ impl Attempt<'_> {
                     .collect();
                 let geo = if partner.is_empty() { geo } else { partner };
                 let geo = geo.choose(self.rng).cloned();
+                // Beside a vector relation the value under it is what is asked (the seeds
+                // extract values in most raster queries): the tile's metadata only now and
+                // then.
                 let roll = self.rng.random_range(0..10);
+                if let Some(a) = geo.as_ref().filter(|a| a.kind == Puntal && roll <= 5) {
+                    // A point samples the raster directly.
+                    return Some(g(
+                        "raster_value",
+                        Out::Num,
+                        PlanExpr::call("ST_Value", vec![r, a.col()]),
+                    ));
+                }
+                let roll = match roll {
+                    3..=5 if self.expansions > 0 => roll - 3,
+                    _ => roll,
+                };
                 match (geo.clone(), roll) {
                     (Some(a), 0..=2) if budget >= 2 => {
                         let f = *["ST_Centroid", "ST_PointOnSurface"].choose(self.rng)?;
@@ -766,7 +792,7 @@ impl Attempt<'_> {
                     }
                     // Clipping per row: not when a join repeats the rows (each clip would
                     // be computed once per joined row).
-                    (Some(a), 3..=4) if budget >= 2 && self.expansions == 0 => {
+                    (Some(a), 3..=5) if budget >= 2 && self.expansions == 0 => {
                         let clip = PlanExpr::call("ST_Clip", vec![r, a.col()]);
                         if self.rng.random_bool(0.6) {
                             // One statistic of the pixels under the geometry.
@@ -787,7 +813,7 @@ impl Attempt<'_> {
                             ))
                         }
                     }
-                    (Some(a), 5) => Some(g(
+                    (Some(a), 6) => Some(g(
                         "clipped_raster",
                         Out::Raster,
                         PlanExpr::call("ST_Clip", vec![r, a.col()]),

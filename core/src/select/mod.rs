@@ -14,6 +14,7 @@
 mod catalog;
 mod facts;
 mod items;
+mod versions;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -161,9 +162,10 @@ impl TokenSelector for PackSelector {
         let req = decode(row)?;
         let mut best: Option<(usize, QueryPlan)> = None;
         for _ in 0..self.params.attempts {
-            let Some((ctes, main)) = Attempt::new(&self.cat, &req, rng).run() else {
+            let Some((mut ctes, mut main)) = Attempt::new(&self.cat, &req, rng).run() else {
                 continue;
             };
+            versions::scope_versions(&self.cat, &mut ctes, &mut main, rng);
             let facts = facts::plan_facts(&self.cat, &ctes, &main);
             let labels = RecordLabels {
                 question: None,
@@ -1276,6 +1278,10 @@ impl<'a> Attempt<'a> {
         }
         let lit = self.literal_for(&f, true);
         let op = match &f {
+            // A flag is set or not: `in_service = FALSE`, never `<> TRUE`.
+            Filterable::Enum { values, .. } if values.iter().all(|v| v.is_boolean()) => {
+                CompareOp::Eq
+            }
             Filterable::Enum { .. } => {
                 if self.rng.random_bool(0.85) {
                     CompareOp::Eq
@@ -1607,6 +1613,14 @@ impl<'a> Attempt<'a> {
                     self.main.filters.push(f);
                 }
             }
+        }
+        // Half of the queries without a place of their own are about one (a project, a
+        // city): analysts scope their questions; the other half read every place.
+        if self.area.is_none()
+            && !self.cat.area_filter_columns(first.table).is_empty()
+            && self.rng.random_bool(0.5)
+        {
+            self.area_index();
         }
         self.restrict_to_area(&filterable);
         // HAVING on grouped queries.
