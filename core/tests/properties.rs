@@ -169,7 +169,29 @@ fn check(pack: &SchemaPack, row: &StructureRow, seed: u64) -> Result<(), String>
     if a.question.trim().is_empty() {
         return Err("empty question".into());
     }
+    // A flag reads as a clause: "the bus is in service", "the building is not heated"
+    // (the pack's "whether …" phrase of a boolean column, negated for FALSE).
+    let flag_clauses = |set: bool| -> Vec<String> {
+        pack.data()
+            .lexicon
+            .columns
+            .values()
+            .filter_map(|p| p.strip_prefix("whether "))
+            .map(|c| match (set, c.split_once(" is ")) {
+                (true, _) => c.to_string(),
+                (false, Some((who, what))) => format!("{who} is not {what}"),
+                (false, None) => format!("not {c}"),
+            })
+            .collect()
+    };
     for l in plan.literals() {
+        if let sqlsynth::plan::Literal::Bool(set) = l {
+            if a.question.contains(&l.text())
+                || flag_clauses(*set).iter().any(|c| a.question.contains(c))
+            {
+                continue;
+            }
+        }
         if !a.question.contains(&l.text()) {
             return Err(format!(
                 "literal {} not in question {:?}\n{}",

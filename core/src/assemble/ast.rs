@@ -282,7 +282,12 @@ pub(crate) fn expr(e: &PlanExpr) -> Expr {
         PlanExpr::Cast { expr: inner, to } => Expr::Cast {
             kind: CastKind::DoubleColon,
             expr: Box::new(expr(inner)),
-            data_type: DataType::Custom(object_name(&[to]), Vec::new()),
+            // Built-in types as the parser reads them (`::numeric` is `DataType::Numeric`),
+            // so that the statement round-trips; extension types (geography) by name.
+            data_type: match to.as_str() {
+                "numeric" => DataType::Numeric(sqlparser::ast::ExactNumberInfo::None),
+                _ => DataType::Custom(object_name(&[to]), Vec::new()),
+            },
             format: None,
         },
         PlanExpr::Compare { op, left, right } => Expr::BinaryOp {

@@ -218,6 +218,10 @@ impl<'p> Ctx<'p> {
                 a(0),
                 a(1)
             ),
+            "ROUND" => match a(1).as_str() {
+                "1" => format!("{} rounded to 1 decimal place", a(0)),
+                d => format!("{} rounded to {d} decimal places", a(0)),
+            },
             "ST_MaxDistance" => format!("the largest distance between {} and {}", a(0), a(1)),
             "ST_HausdorffDistance" => {
                 format!("the Hausdorff distance between {} and {}", a(0), a(1))

@@ -13,6 +13,8 @@ pub(crate) struct GeomCol {
     pub kind: GeomKind,
     /// Has a Z coordinate (`PolygonZ`…).
     pub z: bool,
+    /// Can hold several parts (`MultiPolygon`, `Geometry`…): part counts vary.
+    pub multi: bool,
 }
 
 /// A column that can be filtered with a realistic literal.
@@ -249,6 +251,17 @@ impl Catalog {
                                 let t = c.sql_type.as_str().to_ascii_lowercase();
                                 let sub = t.split(['(', ',']).nth(1).unwrap_or("").trim();
                                 sub.ends_with('z') || sub.ends_with("zm")
+                            }),
+                        multi: table
+                            .columns
+                            .iter()
+                            .find(|c| c.name == *col)
+                            .is_none_or(|c| {
+                                let t = c.sql_type.as_str().to_ascii_lowercase();
+                                let sub = t.split(['(', ',']).nth(1).unwrap_or("").trim();
+                                sub.is_empty()
+                                    || sub.starts_with("multi")
+                                    || sub.starts_with("geometry")
                             }),
                     }),
                     SqlType::Raster => raster = Some(col.clone()),

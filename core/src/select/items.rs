@@ -6,9 +6,10 @@ use rand::seq::IndexedRandom;
 use rand::Rng;
 
 use crate::pack::FunctionCategory as F;
-use crate::plan::{PlanExpr, SelectItem};
+use crate::plan::{CompareOp, PlanExpr, SelectItem};
 use crate::sql::types::GeomKind;
 
+use super::catalog::Filterable;
 use super::{AggMode, Attempt};
 
 /// What an item evaluates to.
@@ -38,6 +39,7 @@ struct Geo {
     column: String,
     kind: GeomKind,
     z: bool,
+    multi: bool,
 }
 
 impl Geo {
@@ -66,6 +68,7 @@ impl Attempt<'_> {
                     column: c.name.clone(),
                     kind: c.kind,
                     z: c.z,
+                    multi: c.multi,
                 });
             }
         }
@@ -529,7 +532,11 @@ impl Attempt<'_> {
                 }
                 // Vertex and part counts of a point are always 1.
                 if a.kind != Puntal {
-                    opts.extend([("ST_NPoints", Out::Num), ("ST_NumGeometries", Out::Num)]);
+                    opts.push(("ST_NPoints", Out::Num));
+                }
+                // The part count of a single-part subtype is always 1.
+                if a.multi {
+                    opts.push(("ST_NumGeometries", Out::Num));
                 }
                 match a.kind {
                     Puntal => opts.extend([("ST_X", Out::Num), ("ST_Y", Out::Num)]),
@@ -739,6 +746,31 @@ impl Attempt<'_> {
                     )
                 };
                 it.window = true;
+                // A table holding each entity at several levels (a building per level of
+                // detail) is clustered at one: else every footprint clusters with its own
+                // copies.
+                if let Some((_, level)) = self.cat.tables[home_table].levels.clone() {
+                    let range = self.cat.tables[home_table]
+                        .filters
+                        .iter()
+                        .find_map(|f| match f {
+                            Filterable::Range {
+                                column, min, max, ..
+                            } if *column == level => Some((*min as i64, *max as i64)),
+                            _ => None,
+                        });
+                    if let Some((lo, hi)) = range {
+                        if !self.filtered.contains(&(home.clone(), level.clone())) {
+                            let v = self.rng.random_range(lo..=hi);
+                            self.filtered.insert((home.clone(), level.clone()));
+                            self.main.filters.push(PlanExpr::compare(
+                                CompareOp::Eq,
+                                PlanExpr::column(&home, &level),
+                                PlanExpr::number(v.to_string()),
+                            ));
+                        }
+                    }
+                }
                 Some(it)
             }
             F::Raster => {

@@ -14,6 +14,7 @@
 mod catalog;
 mod facts;
 mod items;
+mod rounding;
 mod versions;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -166,6 +167,7 @@ impl TokenSelector for PackSelector {
                 continue;
             };
             versions::scope_versions(&self.cat, &mut ctes, &mut main, rng);
+            rounding::round_measures(&mut main, rng);
             let facts = facts::plan_facts(&self.cat, &ctes, &main);
             let labels = RecordLabels {
                 question: None,
@@ -1818,10 +1820,35 @@ impl<'a> Attempt<'a> {
                 keys.choose(self.rng).cloned()
             };
             let top = *[50u64, 100, 200].choose(self.rng).expect("non-empty");
+            // The outer query's conditions on this relation's own rows go before the
+            // ranking: "the 50 longest lines of Turin's network", not "those of the 50
+            // longest lines of Italy that are in Turin".
+            let mut outer_own: Vec<PlanExpr> = Vec::new();
+            if rank_key.is_some() {
+                let (own, rest): (Vec<PlanExpr>, Vec<PlanExpr>) =
+                    std::mem::take(&mut self.main.filters)
+                        .into_iter()
+                        .partition(|f| only_reads(f, &alias));
+                self.main.filters = rest;
+                outer_own = own;
+            }
+            // The ranking is the last step, over the rows every condition kept: the levels
+            // below it carry the ranking column and the outer conditions' columns up.
+            let last = levels.saturating_sub(1);
+            let mut carried: BTreeSet<String> = BTreeSet::new();
+            for f in &outer_own {
+                columns_read(f, &alias, &mut carried);
+            }
+            if let Some((c, _)) = &rank_key {
+                carried.insert(c.clone());
+            }
+            for n in needed.iter_mut().take(last) {
+                n.extend(carried.iter().cloned());
+            }
             for (l, f) in level_filters.into_iter().enumerate() {
                 let inner_alias = tcat.stem.clone();
-                let (order_by, limit) = match (&rank_key, l) {
-                    (Some((c, desc)), 0) => {
+                let (order_by, limit) = match &rank_key {
+                    Some((c, desc)) if l == last => {
                         (vec![(PlanExpr::column(&inner_alias, c), *desc)], Some(top))
                     }
                     _ => (Vec::new(), None),
@@ -1845,6 +1872,13 @@ impl<'a> Attempt<'a> {
                     filters: f
                         .into_iter()
                         .map(|e| rename_rel(e, "@", &inner_alias))
+                        .chain(
+                            (l == last)
+                                .then(|| std::mem::take(&mut outer_own))
+                                .into_iter()
+                                .flatten()
+                                .map(|e| rename_rel(e, &alias, &inner_alias)),
+                        )
                         .collect(),
                     ..SelectPlan::default()
                 };
@@ -1884,6 +1918,38 @@ impl<'a> Attempt<'a> {
     }
 }
 
+/// The columns of `alias` that `e` reads.
+fn columns_read(e: &PlanExpr, alias: &str, out: &mut BTreeSet<String>) {
+    match e {
+        PlanExpr::Column { rel, column } if rel == alias => {
+            out.insert(column.clone());
+        }
+        PlanExpr::Call { args, .. } => args.iter().for_each(|a| columns_read(a, alias, out)),
+        PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => {
+            columns_read(expr, alias, out)
+        }
+        PlanExpr::Compare { left, right, .. } => {
+            columns_read(left, alias, out);
+            columns_read(right, alias, out);
+        }
+        _ => {}
+    }
+}
+
+/// Whether `e` reads nothing but `alias`'s own columns (and constants).
+fn only_reads(e: &PlanExpr, alias: &str) -> bool {
+    match e {
+        PlanExpr::Column { rel, .. } => rel == alias,
+        PlanExpr::Literal { .. } => true,
+        PlanExpr::Call { args, .. } => args.iter().all(|a| only_reads(a, alias)),
+        PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => only_reads(expr, alias),
+        PlanExpr::Compare { left, right, .. } => {
+            only_reads(left, alias) && only_reads(right, alias)
+        }
+        _ => false,
+    }
+}
+
 fn rename_rel(e: PlanExpr, from: &str, to: &str) -> PlanExpr {
     match e {
         PlanExpr::Column { rel, column } if rel == from => PlanExpr::Column {
@@ -1894,6 +1960,18 @@ fn rename_rel(e: PlanExpr, from: &str, to: &str) -> PlanExpr {
             op,
             left: Box::new(rename_rel(*left, from, to)),
             right: Box::new(rename_rel(*right, from, to)),
+        },
+        PlanExpr::Call { function, args } => PlanExpr::Call {
+            function,
+            args: args.into_iter().map(|a| rename_rel(a, from, to)).collect(),
+        },
+        PlanExpr::Cast { expr, to: ty } => PlanExpr::Cast {
+            expr: Box::new(rename_rel(*expr, from, to)),
+            to: ty,
+        },
+        PlanExpr::Field { expr, field } => PlanExpr::Field {
+            expr: Box::new(rename_rel(*expr, from, to)),
+            field,
         },
         other => other,
     }

@@ -47,8 +47,27 @@ pub(crate) fn scope_versions(
         serde_json::Value::Bool(b) => Literal::Bool(*b),
         other => Literal::Number(other.to_string()),
     };
+    // A CTE whose version the main query groups by (lines per scenario) is read in every
+    // version.
+    let grouped_outside: BTreeSet<String> = main
+        .from
+        .iter()
+        .filter_map(|r| match &r.source {
+            Source::Cte { name } => {
+                let body = &ctes.iter().find(|c| c.name == *name)?.body;
+                let col = carried_version(cat, body)?;
+                main.group_by
+                    .contains(&PlanExpr::column(&r.alias, &col))
+                    .then(|| name.clone())
+            }
+            _ => None,
+        })
+        .collect();
     let mut carried: BTreeMap<String, String> = BTreeMap::new();
     for c in ctes.iter_mut() {
+        if grouped_outside.contains(&c.name) {
+            continue;
+        }
         pin_level(cat, &mut c.body, &lit, &carried, &BTreeSet::new());
         if let Some(col) = carried_version(cat, &c.body) {
             carried.insert(c.name.clone(), col);
@@ -112,6 +131,11 @@ fn pin_level(
     for r in &mut p.from {
         match &mut r.source {
             Source::Derived { query } => {
+                let grouped = carried_version(cat, query)
+                    .is_some_and(|c| p.group_by.contains(&PlanExpr::column(&r.alias, &c)));
+                if grouped {
+                    continue;
+                }
                 pin_level(cat, query, lit, ctes, outer);
                 if let Some(c) = carried_version(cat, query) {
                     carriers.push((r.alias.clone(), c));
@@ -272,7 +296,8 @@ fn pin_level(
         if grouped {
             continue;
         }
-        if carrier.is_some() {
+        // A CTE or derived table in the class brings its pinned version already.
+        if class.iter().any(|k| carriers.contains(k)) {
             continue;
         }
         pins.push(PlanExpr::compare(
