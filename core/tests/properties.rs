@@ -7,6 +7,8 @@
 //! CI runs 10,000 cases per property (`PROPTEST_CASES` overrides it; the documented long
 //! run is `PROPTEST_CASES=1000000 cargo test --release -p sqlsynth --test properties`).
 
+mod common;
+
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
@@ -169,30 +171,8 @@ fn check(pack: &SchemaPack, row: &StructureRow, seed: u64) -> Result<(), String>
     if a.question.trim().is_empty() {
         return Err("empty question".into());
     }
-    // A flag reads as a clause: "the bus is in service", "the building is not heated"
-    // (the pack's "whether …" phrase of a boolean column, negated for FALSE).
-    let flag_clauses = |set: bool| -> Vec<String> {
-        pack.data()
-            .lexicon
-            .columns
-            .values()
-            .filter_map(|p| p.strip_prefix("whether "))
-            .map(|c| match (set, c.split_once(" is ")) {
-                (true, _) => c.to_string(),
-                (false, Some((who, what))) => format!("{who} is not {what}"),
-                (false, None) => format!("not {c}"),
-            })
-            .collect()
-    };
     for l in plan.literals() {
-        if let sqlsynth::plan::Literal::Bool(set) = l {
-            if a.question.contains(&l.text())
-                || flag_clauses(*set).iter().any(|c| a.question.contains(c))
-            {
-                continue;
-            }
-        }
-        if !a.question.contains(&l.text()) {
+        if !common::literal_stated(pack, &a.question, l) {
             return Err(format!(
                 "literal {} not in question {:?}\n{}",
                 l.text(),

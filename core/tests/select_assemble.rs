@@ -2,6 +2,8 @@
 //! assembles to SQL that parses, round-trips, resolves and validates; the question states
 //! every literal; the realised structure is what re-extraction from the SQL finds.
 
+mod common;
+
 use std::io::Cursor;
 use std::path::Path;
 
@@ -64,7 +66,7 @@ fn seed_structures_assemble_to_valid_faithful_sql() {
             assert_eq!(parsed[0].to_string(), a.statement.to_string(), "round trip");
             for l in plan.literals() {
                 assert!(
-                    a.question.contains(&l.text()),
+                    common::literal_stated(&pack, &a.question, l),
                     "literal {} missing from question {:?}\n{}",
                     l.text(),
                     a.question,
@@ -105,4 +107,68 @@ fn seed_structures_assemble_to_valid_faithful_sql() {
     );
     assert_eq!(invalid, 0);
     assert!(match_sum / n as f64 > 0.999);
+}
+
+/// One version per statement: every query that reads a table with a `version_column` (a
+/// project's scenario) pins it, groups or counts by it, or ties it to another relation's;
+/// never two different versions in one statement.
+#[test]
+fn versioned_tables_are_read_in_one_version() {
+    let pack = SchemaPack::default_pack();
+    let selector = PackSelector::new(&pack);
+    let versioned: Vec<(String, String)> = pack
+        .tables()
+        .filter_map(|(s, t)| {
+            t.version_column
+                .clone()
+                .map(|c| (format!("{}.{}", s.name, t.name), c))
+        })
+        .collect();
+    assert!(
+        !versioned.is_empty(),
+        "the CIM Wizard pack declares versions"
+    );
+    let rows = seed_rows(&pack);
+    let (mut reading, mut pinned) = (0usize, 0usize);
+    for (i, row) in rows.iter().enumerate() {
+        for k in 0..5u64 {
+            let mut rng = sqlsynth::rng::stream(11, sqlsynth::rng::SELECT, (i as u64) * 100 + k);
+            let plan = selector.select(&pack, row, &mut rng).expect("plan");
+            let sql = PostgisAssembler
+                .assemble(&pack, &plan)
+                .expect("assembles")
+                .sql;
+            let Some((_, col)) = versioned.iter().find(|(t, _)| sql.contains(t.as_str())) else {
+                continue;
+            };
+            reading += 1;
+            // Literal values the statement compares the version column with.
+            let mut values: Vec<&str> = sql
+                .split(&format!(".{col} = '"))
+                .skip(1)
+                .filter_map(|rest| rest.split('\'').next())
+                .collect();
+            values.sort();
+            values.dedup();
+            assert!(values.len() <= 1, "two versions in one statement:\n{sql}");
+            let grouped_or_counted = sql.contains("DISTINCT ") && sql.contains(&format!(".{col})"))
+                || sql
+                    .split("GROUP BY")
+                    .nth(1)
+                    .is_some_and(|g| g.lines().next().unwrap_or("").contains(col.as_str()));
+            if values.len() == 1 {
+                pinned += 1;
+            } else {
+                assert!(
+                    grouped_or_counted || sql.contains(&format!(".{col} = ")),
+                    "a versioned table read in every version:\n{sql}"
+                );
+            }
+        }
+    }
+    assert!(reading > 300, "{reading} statements read a versioned table");
+    assert!(
+        pinned * 10 >= reading * 8,
+        "{pinned} of {reading} statements pin one version"
+    );
 }

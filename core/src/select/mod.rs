@@ -163,11 +163,9 @@ impl TokenSelector for PackSelector {
         let req = decode(row)?;
         let mut best: Option<(usize, QueryPlan)> = None;
         for _ in 0..self.params.attempts {
-            let Some((mut ctes, mut main)) = Attempt::new(&self.cat, &req, rng).run() else {
+            let Some((ctes, main)) = Attempt::new(&self.cat, &req, rng).run() else {
                 continue;
             };
-            versions::scope_versions(&self.cat, &mut ctes, &mut main, rng);
-            rounding::round_measures(&mut main, rng);
             let facts = facts::plan_facts(&self.cat, &ctes, &main);
             let labels = RecordLabels {
                 question: None,
@@ -201,11 +199,16 @@ impl TokenSelector for PackSelector {
                 break;
             }
         }
-        best.map(|(_, p)| p)
-            .ok_or_else(|| GenerateError::Unrealizable {
-                pack: self.pack_name.clone(),
-                reason: "no attempt produced a plan".into(),
-            })
+        // Scoping and rounding change no feature: made once, on the plan that won.
+        best.map(|(_, mut p)| {
+            versions::scope_versions(&self.cat, &mut p.ctes, &mut p.main, rng);
+            rounding::round_measures(&mut p.main, rng);
+            p
+        })
+        .ok_or_else(|| GenerateError::Unrealizable {
+            pack: self.pack_name.clone(),
+            reason: "no attempt produced a plan".into(),
+        })
     }
 }
 

@@ -1,0 +1,27 @@
+//! Helpers shared by the integration tests of the `sqlsynth` crate.
+
+use sqlsynth::plan::Literal;
+use sqlsynth::SchemaPack;
+
+/// Whether `question` states `literal`: its text, or, for a flag, the clause the pack's
+/// "whether …" phrase of a boolean column reads as ("the bus is in service", "the
+/// building is not heated").
+pub fn literal_stated(pack: &SchemaPack, question: &str, literal: &Literal) -> bool {
+    if question.contains(&literal.text()) {
+        return true;
+    }
+    let Literal::Bool(set) = literal else {
+        return false;
+    };
+    pack.data()
+        .lexicon
+        .columns
+        .values()
+        .filter_map(|p| p.strip_prefix("whether "))
+        .map(|c| match (set, c.split_once(" is ")) {
+            (true, _) => c.to_string(),
+            (false, Some((who, what))) => format!("{who} is not {what}"),
+            (false, None) => format!("not {c}"),
+        })
+        .any(|c| question.contains(&c))
+}
