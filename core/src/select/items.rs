@@ -264,7 +264,12 @@ impl Attempt<'_> {
     /// accessors, transforms and validity are reported for what the query is about, not
     /// for a joined relation repeated on every row.
     fn one_subject(&mut self, want: &[GeomKind]) -> Option<Geo> {
-        let first = self.insts[0].alias.clone();
+        // Listed rows are the ones a row-multiplying join brings: the first relation's
+        // value would repeat on each of them (a project's area once per building).
+        let first = match (&self.agg, &self.expanded) {
+            (AggMode::None, Some(e)) => e.clone(),
+            _ => self.insts[0].alias.clone(),
+        };
         let own: Vec<Geo> = self
             .geoms()
             .into_iter()

@@ -1705,12 +1705,24 @@ impl<'a> Attempt<'a> {
                 self.rng.random_bool(0.7),
             ));
         }
-        // Else the first output that varies between rows.
+        // Else the first column output that varies between rows (never a geometry: its
+        // order is its bytes').
+        let geometry = |e: &PlanExpr| match e {
+            PlanExpr::Column { rel, column } => self.insts.iter().any(|i| {
+                i.alias == *rel
+                    && (self.cat.tables[i.table]
+                        .geoms
+                        .iter()
+                        .any(|g| g.name == *column)
+                        || self.cat.tables[i.table].raster.as_deref() == Some(column.as_str()))
+            }),
+            _ => true,
+        };
         let first = self
             .main
             .items
             .iter()
-            .find(|i| !self.pinned(&i.expr) && !matches!(i.expr, PlanExpr::Literal { .. }))?;
+            .find(|i| !self.pinned(&i.expr) && !geometry(&i.expr))?;
         let e = match (&first.alias, &first.expr) {
             (Some(a), _) => PlanExpr::Output { name: a.clone() },
             (None, e) => e.clone(),
