@@ -1846,6 +1846,29 @@ impl<'a> Attempt<'a> {
                         .partition(|f| only_reads(f, &alias));
                 self.main.filters = rest;
                 outer_own = own;
+                // A query about a place ranks that place's rows: the 100 longest lines of
+                // the project the outer query pins, not of every project.
+                let placed = self.main.filters.iter().any(|f| self.is_area_pin(f));
+                let pinned_here = outer_own.iter().any(|f| self.is_area_pin(f));
+                if placed && !pinned_here {
+                    let col = self
+                        .cat
+                        .area_filter_columns(table)
+                        .into_iter()
+                        .find(|c| !self.filtered.contains(&(alias.clone(), c.clone())));
+                    if let Some(col) = col {
+                        if let Some(lit) = self.area_value(table, &col) {
+                            for c in self.cat.area_filter_columns(table) {
+                                self.filtered.insert((alias.clone(), c));
+                            }
+                            outer_own.push(PlanExpr::compare(
+                                CompareOp::Eq,
+                                PlanExpr::column(&alias, &col),
+                                lit,
+                            ));
+                        }
+                    }
+                }
             }
             // The ranking is the last step, over the rows every condition kept: the levels
             // below it carry the ranking column and the outer conditions' columns up.
