@@ -240,30 +240,26 @@ impl Catalog {
             let mut groupable = Vec::new();
             for (col, ty) in &info.columns {
                 match ty {
-                    SqlType::Geometry(g) => geoms.push(GeomCol {
-                        name: col.clone(),
-                        kind: g.kind,
-                        z: table
+                    SqlType::Geometry(g) => {
+                        // The declared subtype, `polygonz` of `geometry(PolygonZ,4326)`.
+                        let sub = table
                             .columns
                             .iter()
                             .find(|c| c.name == *col)
-                            .is_some_and(|c| {
+                            .map(|c| {
                                 let t = c.sql_type.as_str().to_ascii_lowercase();
-                                let sub = t.split(['(', ',']).nth(1).unwrap_or("").trim();
-                                sub.ends_with('z') || sub.ends_with("zm")
-                            }),
-                        multi: table
-                            .columns
-                            .iter()
-                            .find(|c| c.name == *col)
-                            .is_none_or(|c| {
-                                let t = c.sql_type.as_str().to_ascii_lowercase();
-                                let sub = t.split(['(', ',']).nth(1).unwrap_or("").trim();
-                                sub.is_empty()
-                                    || sub.starts_with("multi")
-                                    || sub.starts_with("geometry")
-                            }),
-                    }),
+                                t.split(['(', ',']).nth(1).unwrap_or("").trim().to_string()
+                            })
+                            .unwrap_or_default();
+                        geoms.push(GeomCol {
+                            name: col.clone(),
+                            kind: g.kind,
+                            z: sub.ends_with('z') || sub.ends_with("zm"),
+                            multi: sub.is_empty()
+                                || sub.starts_with("multi")
+                                || sub.starts_with("geometry"),
+                        })
+                    }
                     SqlType::Raster => raster = Some(col.clone()),
                     SqlType::Timestamp => timestamps.push(col.clone()),
                     SqlType::Float | SqlType::Numeric | SqlType::Int | SqlType::BigInt

@@ -24,8 +24,8 @@ pub(crate) fn scope_versions(
     rng: &mut ChaCha8Rng,
 ) {
     let mut domains: Vec<&Vec<serde_json::Value>> = Vec::new();
-    for c in ctes.iter() {
-        versioned_domains(cat, &c.body, &mut domains);
+    for c in ctes.iter_mut() {
+        versioned_domains(cat, &mut c.body, &mut domains);
     }
     versioned_domains(cat, main, &mut domains);
     let Some(first) = domains.first() else {
@@ -92,11 +92,11 @@ fn carried_version(cat: &Catalog, body: &SelectPlan) -> Option<String> {
 /// The value domains of the versioned tables a level (and the levels inside it) reads.
 fn versioned_domains<'c>(
     cat: &'c Catalog,
-    p: &SelectPlan,
+    p: &mut SelectPlan,
     out: &mut Vec<&'c Vec<serde_json::Value>>,
 ) {
-    for r in &p.from {
-        match &r.source {
+    for r in &mut p.from {
+        match &mut r.source {
             Source::Table { .. } => {
                 if let Some((_, values)) = version_of(cat, &r.base) {
                     if !values.is_empty() {
@@ -108,7 +108,7 @@ fn versioned_domains<'c>(
             Source::Cte { .. } => {}
         }
     }
-    for_each_subquery(p, &mut |q| versioned_domains(cat, q, out));
+    for_each_subquery_mut(p, &mut |q| versioned_domains(cat, q, out));
 }
 
 fn version_of<'c>(cat: &'c Catalog, base: &str) -> Option<&'c (String, Vec<serde_json::Value>)> {
@@ -318,37 +318,6 @@ fn is_class_equality(f: &PlanExpr, class: &BTreeSet<(String, String)>) -> bool {
         matches!(s.as_ref(), PlanExpr::Column { rel, column }
             if class.contains(&(rel.clone(), column.clone())))
     })
-}
-
-fn for_each_subquery(p: &SelectPlan, f: &mut dyn FnMut(&SelectPlan)) {
-    fn walk(e: &PlanExpr, f: &mut dyn FnMut(&SelectPlan)) {
-        match e {
-            PlanExpr::InSubquery { expr, query, .. } => {
-                walk(expr, f);
-                f(query);
-            }
-            PlanExpr::Exists { query, .. } | PlanExpr::Scalar { query } => f(query),
-            PlanExpr::Compare { left, right, .. } => {
-                walk(left, f);
-                walk(right, f);
-            }
-            PlanExpr::Call { args, .. } | PlanExpr::Window { args, .. } => {
-                args.iter().for_each(|a| walk(a, f))
-            }
-            PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => walk(expr, f),
-            PlanExpr::Aggregate { arg: Some(a), .. } => walk(a, f),
-            _ => {}
-        }
-    }
-    for e in p
-        .items
-        .iter()
-        .map(|i| &i.expr)
-        .chain(&p.filters)
-        .chain(&p.having)
-    {
-        walk(e, f);
-    }
 }
 
 fn for_each_subquery_mut(p: &mut SelectPlan, f: &mut dyn FnMut(&mut SelectPlan)) {
