@@ -202,44 +202,48 @@ fn subqueries<'p>(e: &'p PlanExpr, out: &mut Vec<&'p SelectPlan>) {
     }
 }
 
-/// Columns read through `alias` anywhere in `p` (subqueries included).
-pub(crate) fn columns_of(p: &SelectPlan, alias: &str, out: &mut BTreeSet<String>) {
-    fn expr(e: &PlanExpr, alias: &str, out: &mut BTreeSet<String>) {
-        match e {
-            PlanExpr::Column { rel, column } => {
-                if rel == alias {
-                    out.insert(column.clone());
-                }
-            }
-            PlanExpr::Literal { .. } | PlanExpr::Output { .. } => {}
-            PlanExpr::Call { args, .. } | PlanExpr::Window { args, .. } => {
-                args.iter().for_each(|a| expr(a, alias, out))
-            }
-            PlanExpr::Cast { expr: x, .. } | PlanExpr::Field { expr: x, .. } => expr(x, alias, out),
-            PlanExpr::Aggregate { arg, .. } => {
-                if let Some(a) = arg {
-                    expr(a, alias, out)
-                }
-            }
-            PlanExpr::Compare { left, right, .. } => {
-                expr(left, alias, out);
-                expr(right, alias, out);
-            }
-            PlanExpr::InSubquery { expr: x, query, .. } => {
-                expr(x, alias, out);
-                columns_of(query, alias, out);
-            }
-            PlanExpr::Exists { query, .. } | PlanExpr::Scalar { query } => {
-                columns_of(query, alias, out)
+/// Columns read through `alias` in `e` (subqueries included).
+pub(crate) fn columns_in(e: &PlanExpr, alias: &str, out: &mut BTreeSet<String>) {
+    match e {
+        PlanExpr::Column { rel, column } => {
+            if rel == alias {
+                out.insert(column.clone());
             }
         }
+        PlanExpr::Literal { .. } | PlanExpr::Output { .. } => {}
+        PlanExpr::Call { args, .. } | PlanExpr::Window { args, .. } => {
+            args.iter().for_each(|a| columns_in(a, alias, out))
+        }
+        PlanExpr::Cast { expr: x, .. } | PlanExpr::Field { expr: x, .. } => {
+            columns_in(x, alias, out)
+        }
+        PlanExpr::Aggregate { arg, .. } => {
+            if let Some(a) = arg {
+                columns_in(a, alias, out)
+            }
+        }
+        PlanExpr::Compare { left, right, .. } => {
+            columns_in(left, alias, out);
+            columns_in(right, alias, out);
+        }
+        PlanExpr::InSubquery { expr: x, query, .. } => {
+            columns_in(x, alias, out);
+            columns_of(query, alias, out);
+        }
+        PlanExpr::Exists { query, .. } | PlanExpr::Scalar { query } => {
+            columns_of(query, alias, out)
+        }
     }
+}
+
+/// Columns read through `alias` anywhere in `p` (subqueries included).
+pub(crate) fn columns_of(p: &SelectPlan, alias: &str, out: &mut BTreeSet<String>) {
     for i in &p.items {
-        expr(&i.expr, alias, out);
+        columns_in(&i.expr, alias, out);
     }
     for r in &p.from {
         if let Some(j) = &r.join {
-            j.on.iter().for_each(|e| expr(e, alias, out));
+            j.on.iter().for_each(|e| columns_in(e, alias, out));
         }
         if let Source::Derived { query } = &r.source {
             columns_of(query, alias, out);
@@ -252,6 +256,6 @@ pub(crate) fn columns_of(p: &SelectPlan, alias: &str, out: &mut BTreeSet<String>
         .chain(&p.having)
         .chain(p.order_by.iter().map(|(e, _)| e))
     {
-        expr(e, alias, out);
+        columns_in(e, alias, out);
     }
 }

@@ -1875,7 +1875,7 @@ impl<'a> Attempt<'a> {
             let last = levels.saturating_sub(1);
             let mut carried: BTreeSet<String> = BTreeSet::new();
             for f in &outer_own {
-                columns_read(f, &alias, &mut carried);
+                facts::columns_in(f, &alias, &mut carried);
             }
             if let Some((c, _)) = &rank_key {
                 carried.insert(c.clone());
@@ -1953,24 +1953,6 @@ impl<'a> Attempt<'a> {
             }
         }
         ctes
-    }
-}
-
-/// The columns of `alias` that `e` reads.
-fn columns_read(e: &PlanExpr, alias: &str, out: &mut BTreeSet<String>) {
-    match e {
-        PlanExpr::Column { rel, column } if rel == alias => {
-            out.insert(column.clone());
-        }
-        PlanExpr::Call { args, .. } => args.iter().for_each(|a| columns_read(a, alias, out)),
-        PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => {
-            columns_read(expr, alias, out)
-        }
-        PlanExpr::Compare { left, right, .. } => {
-            columns_read(left, alias, out);
-            columns_read(right, alias, out);
-        }
-        _ => {}
     }
 }
 
