@@ -101,7 +101,7 @@ pub use features::{
     StructureRow,
 };
 pub use metrics::{ValidationReport, Validator};
-pub use pack::{PackError, SchemaPack};
+pub use pack::{ColumnRole, PackError, SchemaPack};
 pub use plan::{Deviation, QueryPlan};
 pub use read::{ReadError, Stage1Reader, Stage1Record};
 

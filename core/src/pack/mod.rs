@@ -143,8 +143,87 @@ pub struct Table {
     /// the query groups by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_column: Option<String>,
+    /// The column that names a row for people, shown when a query lists rows (a project's
+    /// name, a bus's name). Default: the first column whose role is `name`, else the first
+    /// primary-key column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The columns that identify the entity a row describes, what "how many" counts (a
+    /// building has a row per level of detail: its entity is `building_id`, not the row
+    /// id). Default: the primary key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entity: Vec<String>,
     /// Columns in table order.
     pub columns: Vec<Column>,
+}
+
+/// What a column holds, for the people who query it: which filters, groupings and
+/// aggregates of it mean something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnRole {
+    /// Identifies a row or refers to another table's row (row ids, foreign keys, the codes
+    /// tables join on): compared and counted, never summed or averaged.
+    Key,
+    /// Names a row for people (a project name, a bus name).
+    Name,
+    /// A label many rows share (a use type, a level of detail): filtered and grouped by.
+    Category,
+    /// A number or text that codes something and is no quantity (an EPSG code, a region
+    /// code): compared, never summed, averaged or ranked.
+    Code,
+    /// A quantity (see the column's `unit` and `additive`): averaged, ranked, compared
+    /// with thresholds; summed only when `additive`.
+    Measure,
+    /// A yes/no property.
+    Flag,
+    /// A point in time.
+    Timestamp,
+    /// A geometry or geography.
+    Geometry,
+    /// A raster.
+    Raster,
+    /// Free text or a document (a path, a JSON document): read, never filtered, grouped or
+    /// aggregated.
+    Text,
+}
+
+impl ColumnRole {
+    /// The role a column of type `ty` has when the pack declares none: the type's own
+    /// role for geometries, rasters, flags and times; `key` for a key column; `measure` for
+    /// another number; else `text`.
+    pub fn inferred(ty: &SqlType, is_key: bool) -> ColumnRole {
+        match ty {
+            SqlType::Geometry(_) | SqlType::Geography => ColumnRole::Geometry,
+            SqlType::Raster => ColumnRole::Raster,
+            SqlType::Bool => ColumnRole::Flag,
+            SqlType::Timestamp => ColumnRole::Timestamp,
+            _ if is_key => ColumnRole::Key,
+            SqlType::Int | SqlType::BigInt | SqlType::Numeric | SqlType::Float => {
+                ColumnRole::Measure
+            }
+            _ => ColumnRole::Text,
+        }
+    }
+
+    /// Whether a column of type `ty` can play this role (a measure is a number, a flag a
+    /// boolean…); `None` when it can, else what the role needs.
+    fn misfit(self, ty: &SqlType) -> Option<&'static str> {
+        let numeric = matches!(
+            ty,
+            SqlType::Int | SqlType::BigInt | SqlType::Numeric | SqlType::Float
+        );
+        match self {
+            ColumnRole::Measure if !numeric => Some("a numeric type"),
+            ColumnRole::Flag if *ty != SqlType::Bool => Some("boolean"),
+            ColumnRole::Timestamp if *ty != SqlType::Timestamp => Some("a timestamp or date"),
+            ColumnRole::Geometry if !matches!(ty, SqlType::Geometry(_) | SqlType::Geography) => {
+                Some("a geometry or geography type")
+            }
+            ColumnRole::Raster if *ty != SqlType::Raster => Some("raster"),
+            _ => None,
+        }
+    }
 }
 
 /// One column.
@@ -165,6 +244,17 @@ pub struct Column {
     /// For a generic `geometry` column, the subtypes it actually holds.
     #[serde(default)]
     pub geometry_content: Option<Vec<String>>,
+    /// What the column holds (see [`ColumnRole`]); inferred from its type and keys when
+    /// absent ([`ColumnRole::inferred`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<ColumnRole>,
+    /// A measure's unit as people write it (`m`, `m²`, `kV`, `%`, `persons`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Whether summing a measure over rows means something (areas, lengths, people: yes;
+    /// heights, voltages, ratios, years: no). Only for measures.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub additive: bool,
 }
 
 fn yes() -> bool {
@@ -455,12 +545,37 @@ pub struct TableInfo {
     pub columns: Vec<(String, SqlType)>,
     /// Primary key.
     pub primary_key: Vec<String>,
+    /// Each column's role, declared or inferred, in column order.
+    pub roles: Vec<ColumnRole>,
+    /// Measures whose sum means something.
+    pub additive: Vec<String>,
+    /// The column naming a row (declared, else the first `name`, else the first key).
+    pub label: String,
+    /// The columns identifying the entity a row describes (declared, else the primary key).
+    pub entity: Vec<String>,
 }
 
 impl TableInfo {
     /// Type of a column, by exact (folded) name.
     pub fn column(&self, name: &str) -> Option<&SqlType> {
         self.columns.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+
+    /// Role of a column, by exact (folded) name.
+    pub fn role(&self, name: &str) -> Option<ColumnRole> {
+        self.columns
+            .iter()
+            .position(|(n, _)| n == name)
+            .map(|i| self.roles[i])
+    }
+
+    /// The columns of one role, in column order.
+    pub fn with_role(&self, role: ColumnRole) -> impl Iterator<Item = &str> + '_ {
+        self.columns
+            .iter()
+            .zip(&self.roles)
+            .filter(move |(_, r)| **r == role)
+            .map(|((n, _), _)| n.as_str())
     }
 }
 
@@ -585,16 +700,22 @@ impl SchemaPack {
                     name: table.name.clone(),
                     columns,
                     primary_key: table.primary_key.clone(),
+                    roles: Vec::new(),
+                    additive: Vec::new(),
+                    label: String::new(),
+                    entity: Vec::new(),
                 };
                 for key in table
                     .primary_key
                     .iter()
                     .chain(table.unique.iter().flatten())
                     .chain(&table.version_column)
+                    .chain(&table.label)
+                    .chain(&table.entity)
                 {
                     if info.column(key).is_none() {
                         return Err(invalid(format!(
-                            "{}.{}: {key} (of a key or the version_column) is not a column",
+                            "{}.{}: {key} (of a key, the version_column, the label or the entity) is not a column",
                             schema.name, table.name
                         )));
                     }
@@ -608,6 +729,67 @@ impl SchemaPack {
                         schema.name, table.name
                     )));
                 }
+            }
+        }
+        // Roles, labels and entities: declared ones checked against the types, the rest
+        // inferred (a key is a primary, unique or join-key column).
+        for (si, schema) in data.schemas.iter().enumerate() {
+            for (ti, table) in schema.tables.iter().enumerate() {
+                let qualified = format!("{}.{}", schema.name, table.name);
+                let info = tables
+                    .get_mut(&(schema.name.clone(), table.name.clone()))
+                    .expect("indexed above");
+                for (ci, c) in table.columns.iter().enumerate() {
+                    let at = format!(
+                        "schemas[{si}].tables[{ti}].columns[{ci}] ({qualified}.{})",
+                        c.name
+                    );
+                    let ty = &info.columns[ci].1;
+                    let is_key = table.primary_key.contains(&c.name)
+                        || table.unique.iter().any(|u| u.contains(&c.name))
+                        || data.joins.iter().any(|j| {
+                            j.kind == JoinKind::Key
+                                && ((j.left == qualified && j.left_columns.contains(&c.name))
+                                    || (j.right == qualified && j.right_columns.contains(&c.name)))
+                        });
+                    let role = match c.role {
+                        Some(r) => {
+                            if let Some(need) = r.misfit(ty) {
+                                return Err(invalid(format!(
+                                    "{at}: role {r:?} needs {need}, not {}",
+                                    c.sql_type.as_str()
+                                )));
+                            }
+                            r
+                        }
+                        None => ColumnRole::inferred(ty, is_key),
+                    };
+                    if role != ColumnRole::Measure && (c.unit.is_some() || c.additive) {
+                        return Err(invalid(format!(
+                            "{at}: unit and additive belong to measures, not to a {role:?} column"
+                        )));
+                    }
+                    if c.additive {
+                        info.additive.push(c.name.clone());
+                    }
+                    info.roles.push(role);
+                }
+                info.label = table
+                    .label
+                    .clone()
+                    .or_else(|| info.with_role(ColumnRole::Name).next().map(str::to_string))
+                    .or_else(|| table.primary_key.first().cloned())
+                    .or_else(|| info.columns.first().map(|(n, _)| n.clone()))
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "schemas[{si}].tables[{ti}] ({qualified}) has no columns"
+                        ))
+                    })?;
+                info.entity = if table.entity.is_empty() {
+                    table.primary_key.clone()
+                } else {
+                    table.entity.clone()
+                };
             }
         }
         let column_exists = |qualified: &str, col: &str| -> Result<(), PackError> {
@@ -864,5 +1046,63 @@ mod tests {
         });
         let e = SchemaPack::from_data(data, "test").unwrap_err().to_string();
         assert!(e.contains("empty list"), "{e}");
+    }
+
+    /// The built-in pack declares what every column holds; roles the type cannot carry,
+    /// units on non-measures and labels that are no column are errors naming the place.
+    #[test]
+    fn column_roles_are_declared_and_checked() {
+        let pack = SchemaPack::default_pack();
+        for s in &pack.data().schemas {
+            for t in &s.tables {
+                for c in &t.columns {
+                    assert!(
+                        c.role.is_some(),
+                        "{}.{}.{} has no role",
+                        s.name,
+                        t.name,
+                        c.name
+                    );
+                }
+            }
+        }
+        let bp = pack.table("cim_vector", "building_properties").unwrap();
+        assert_eq!(bp.role("height"), Some(ColumnRole::Measure));
+        assert!(bp.additive.contains(&"n_people".to_string()));
+        assert!(!bp.additive.contains(&"height".to_string()));
+        assert_eq!(bp.entity, ["building_id"]);
+        assert_eq!(pack.table("cim_vector", "grid_bus").unwrap().label, "name");
+
+        let edit = |f: &dyn Fn(&mut Table)| {
+            let mut data = pack.data().clone();
+            f(&mut data.schemas[0].tables[0]);
+            SchemaPack::from_data(data, "test").unwrap_err().to_string()
+        };
+        let e = edit(&|t| t.columns[2].role = Some(ColumnRole::Measure));
+        assert!(
+            e.contains(
+                "schemas[0].tables[0].columns[2] (cim_vector.project_scenario.project_name)"
+            ) && e.contains("needs a numeric type"),
+            "{e}"
+        );
+        let e = edit(&|t| t.columns[2].unit = Some("m".into()));
+        assert!(e.contains("unit and additive belong to measures"), "{e}");
+        let e = edit(&|t| t.label = Some("nope".into()));
+        assert!(e.contains("nope") && e.contains("is not a column"), "{e}");
+
+        // Undeclared roles are inferred from types and keys.
+        let mut data = pack.data().clone();
+        for c in &mut data.schemas[0].tables[0].columns {
+            c.role = None;
+            c.unit = None;
+            c.additive = false;
+        }
+        let p = SchemaPack::from_data(data, "test").unwrap();
+        let ps = p.table("cim_vector", "project_scenario").unwrap();
+        assert_eq!(ps.role("project_id"), Some(ColumnRole::Key));
+        assert_eq!(ps.role("project_boundary"), Some(ColumnRole::Geometry));
+        assert_eq!(ps.role("created_at"), Some(ColumnRole::Timestamp));
+        assert_eq!(ps.role("project_zoom"), Some(ColumnRole::Measure));
+        assert_eq!(ps.role("project_name"), Some(ColumnRole::Text));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::pack::{JoinKind, SchemaPack, ValueDomain};
+use crate::pack::{ColumnRole, JoinKind, SchemaPack, ValueDomain};
 use crate::sql::types::{GeomKind, SqlType};
 
 /// A geometry column.
@@ -53,8 +53,12 @@ pub(crate) struct TableCat {
     pub stem: String,
     pub geoms: Vec<GeomCol>,
     pub raster: Option<String>,
-    /// Numeric, non-key columns (for aggregates and ordering).
+    /// The pack's measures (for aggregates and ordering).
     pub numeric: Vec<String>,
+    /// Measures whose sum means something (areas, people).
+    pub additive: Vec<String>,
+    /// The columns identifying the entity a row describes: what "how many" counts.
+    pub entity: Vec<String>,
     /// Timestamp columns (for "the most recent …").
     pub timestamps: Vec<String>,
     /// A table of one row per area (or per area and scenario): ranking its rows or
@@ -262,17 +266,7 @@ impl Catalog {
                     }
                     SqlType::Raster => raster = Some(col.clone()),
                     SqlType::Timestamp => timestamps.push(col.clone()),
-                    SqlType::Float | SqlType::Numeric | SqlType::Int | SqlType::BigInt
-                        if !info.primary_key.contains(col)
-                            && !key_columns.contains(&(key.clone(), col.clone()))
-                            && !table.unique.iter().any(|u| u.contains(col))
-                            && !col.ends_with("_id")
-                            && !col.ends_with("_fk")
-                            && col != "srid"
-                            && col != "project_crs" =>
-                    {
-                        numeric.push(col.clone())
-                    }
+                    _ if info.role(col) == Some(ColumnRole::Measure) => numeric.push(col.clone()),
                     _ => {}
                 }
                 if let Some(d) = domains.get(&format!("{key}.{col}")) {
@@ -312,13 +306,7 @@ impl Catalog {
                     }
                 }
             }
-            let label = ["name", "building_id", "project_name", "comune", "filename"]
-                .iter()
-                .chain(["line_id", "bus_id"].iter())
-                .find(|c| info.column(c).is_some())
-                .map(|c| c.to_string())
-                .or_else(|| info.primary_key.first().cloned())
-                .unwrap_or_else(|| info.columns[0].0.clone());
+            let label = info.label.clone();
             let few_rows = data.sample_data.as_ref().is_some_and(|sd| {
                 sd.tables
                     .iter()
@@ -367,6 +355,8 @@ impl Catalog {
                 geoms,
                 raster,
                 numeric,
+                additive: info.additive.clone(),
+                entity: info.entity.clone(),
                 timestamps,
                 few_rows,
                 filters,

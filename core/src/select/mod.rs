@@ -1318,6 +1318,66 @@ impl<'a> Attempt<'a> {
         ))
     }
 
+    /// The columns of `alias` that a join condition of the main query compares.
+    fn joined_columns(&self, alias: &str) -> BTreeSet<String> {
+        let mut c = BTreeSet::new();
+        for j in self.main.from.iter().filter_map(|r| r.join.as_ref()) {
+            for e in &j.on {
+                if let PlanExpr::Compare { left, right, .. } = e {
+                    for s in [left, right] {
+                        if let PlanExpr::Column { rel, column } = s.as_ref() {
+                            if rel == alias {
+                                c.insert(column.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        c
+    }
+
+    /// One measure of `inst`'s rows aggregated per group, the way it adds up: summed
+    /// only when the pack says its sum means something (areas, people), else averaged or
+    /// its extremes. The column is kept out of equality filters (a pinned value averages
+    /// to itself).
+    fn measure_aggregate(&mut self, inst: &Inst) -> Option<SelectItem> {
+        let t = &self.cat.tables[inst.table];
+        if t.few_rows {
+            // A project's handful of rows per group: the average of one value.
+            return None;
+        }
+        let free: Vec<&String> = t
+            .numeric
+            .iter()
+            .filter(|c| !self.filtered.contains(&(inst.alias.clone(), (*c).clone())))
+            .collect();
+        let col = (*free.choose(self.rng)?).clone();
+        let fs: &[&str] = if t.additive.contains(&col) {
+            &["sum", "sum", "avg", "max"]
+        } else {
+            &["avg", "avg", "max", "min"]
+        };
+        let f = *fs.choose(self.rng).expect("non-empty");
+        let stem = format!("{}_{col}", if f == "sum" { "total" } else { f });
+        let mut name = stem.clone();
+        let mut k = 2;
+        while !self.item_names.insert(name.clone()) {
+            name = format!("{stem}_{k}");
+            k += 1;
+        }
+        self.numeric_items.insert(name.clone());
+        self.filtered.insert((inst.alias.clone(), col.clone()));
+        Some(SelectItem {
+            expr: PlanExpr::Aggregate {
+                function: f.into(),
+                arg: Some(Box::new(PlanExpr::column(&inst.alias, &col))),
+                distinct: false,
+            },
+            alias: Some(name),
+        })
+    }
+
     fn finish(&mut self) {
         // Identifying columns first.
         let first = self.insts[0].clone();
@@ -1385,12 +1445,14 @@ impl<'a> Attempt<'a> {
                 // Over a join that repeats rows, count the first relation's rows, not the
                 // combinations.
                 // (A key column the area does not fix: a project's scenarios, not its id.)
-                let arg = (self.expansions > 0)
+                // A table with several rows per entity (a building per level of detail)
+                // counts its entities.
+                let arg = (self.expansions > 0 || t0.entity != t0.primary_key)
                     .then(|| {
-                        t0.primary_key
+                        t0.entity
                             .iter()
                             .find(|k| !self.cat.area_bound(first.table, k) && **k != col)
-                            .or(t0.primary_key.first())
+                            .or(t0.entity.first())
                     })
                     .flatten()
                     .map(|k| Box::new(PlanExpr::column(&first.alias, k)));
@@ -1403,6 +1465,19 @@ impl<'a> Attempt<'a> {
                     },
                     alias: Some(n),
                 });
+                // Often a measure per group too (the average height of each use type),
+                // of the rows no join repeats: the first relation's, or the ones a to-many
+                // join brings.
+                let measured = match (self.expansions, &self.expanded) {
+                    (0, _) => Some(first.clone()),
+                    (1, Some(a)) => self.insts.iter().find(|i| &i.alias == a).cloned(),
+                    _ => None,
+                };
+                if let Some(inst) = measured {
+                    if self.rng.random_bool(0.5) {
+                        lead.extend(self.measure_aggregate(&inst));
+                    }
+                }
             }
             AggMode::ByKey => {
                 for k in &t0.primary_key {
@@ -1433,8 +1508,18 @@ impl<'a> Attempt<'a> {
                         .unwrap_or_else(|| {
                             self.insts[1 + self.rng.random_range(0..self.insts.len() - 1)].clone()
                         });
+                    // Its entities, unless the join ties them to the grouped key (the
+                    // same building's rows: count the rows).
+                    let tied = self.joined_columns(&other.alias);
                     let tt = &self.cat.tables[other.table];
-                    let counted = tt.primary_key.first().unwrap_or(&tt.label).clone();
+                    let counted = tt
+                        .entity
+                        .iter()
+                        .find(|k| !tied.contains(*k))
+                        .or(tt.primary_key.first())
+                        .unwrap_or(&tt.label)
+                        .clone();
+                    let to_many = self.expanded.as_deref() == Some(other.alias.as_str());
                     let name = format!("{}_count", tt.name);
                     if self.item_names.insert(name.clone()) {
                         lead.push(SelectItem {
@@ -1445,6 +1530,11 @@ impl<'a> Attempt<'a> {
                             },
                             alias: Some(name),
                         });
+                    }
+                    // And, often, one of their measures (a census section's residents
+                    // summed over its buildings).
+                    if to_many && self.rng.random_bool(0.5) {
+                        lead.extend(self.measure_aggregate(&other));
                     }
                 }
             }
@@ -1474,28 +1564,7 @@ impl<'a> Attempt<'a> {
             }
             let t = &self.cat.tables[inst.table];
             // Its join columns equal columns already there: show something else of it.
-            let on_cols: BTreeSet<String> = self
-                .main
-                .from
-                .iter()
-                .find(|r| r.alias == inst.alias)
-                .and_then(|r| r.join.as_ref())
-                .map(|j| {
-                    let mut c = BTreeSet::new();
-                    for e in &j.on {
-                        if let PlanExpr::Compare { left, right, .. } = e {
-                            for s in [left, right] {
-                                if let PlanExpr::Column { rel, column } = s.as_ref() {
-                                    if *rel == inst.alias {
-                                        c.insert(column.clone());
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    c
-                })
-                .unwrap_or_default();
+            let on_cols = self.joined_columns(&inst.alias);
             let shown = if !on_cols.contains(&t.label) {
                 t.label.clone()
             } else if let Some(n) = t.numeric.first() {
@@ -1517,10 +1586,10 @@ impl<'a> Attempt<'a> {
                         || self.agg == AggMode::ByKey
                         || self.cat.area_bound(inst.table, &t.label)
                     {
-                        t.primary_key
+                        t.entity
                             .iter()
                             .find(|k| !self.cat.area_bound(inst.table, k))
-                            .or(t.primary_key.first())
+                            .or(t.entity.first())
                             .cloned()
                             .unwrap_or(t.label.clone())
                     } else {

@@ -11,7 +11,7 @@ use super::geo::{geo_of, geographic, Geo};
 use super::joins::Shape;
 use super::scope::{for_each_local, Level};
 use super::{args_of, distinct_args, fn_name, number, Lint, SenseCode};
-use crate::pack::{JoinKind, ValueDomain};
+use crate::pack::{ColumnRole, JoinKind, ValueDomain};
 
 /// Functions whose numeric argument is a distance or tolerance in the input's units.
 const DISTANCE_ARGS: &[(&str, usize)] = &[
@@ -284,15 +284,20 @@ fn call(l: &mut Lint<'_>, lvl: &Level<'_>, x: &Expr, shape: &Shape) {
         }
         if matches!(name.as_str(), "sum" | "avg") {
             if let Some(c) = arg.and_then(|a| lvl.column(pack, a)) {
-                if key_column(l, &c.table, &c.column) {
+                let (role, additive) = column_role(l, &c.table, &c.column);
+                let why = match role {
+                    Some(ColumnRole::Key | ColumnRole::Code | ColumnRole::Category) => {
+                        Some("of a key, code or category")
+                    }
+                    Some(ColumnRole::Measure) if name == "sum" && !additive => {
+                        Some("adds up a measure whose sum means nothing (the pack: not additive)")
+                    }
+                    _ => None,
+                };
+                if let Some(why) = why {
                     l.flag(
                         SenseCode::MeaninglessAggregate,
-                        format!(
-                            "{}({}.{}) of a key or code",
-                            name.to_uppercase(),
-                            c.alias,
-                            c.column
-                        ),
+                        format!("{}({}.{}) {why}", name.to_uppercase(), c.alias, c.column),
                         Some(x),
                     );
                 }
@@ -441,22 +446,14 @@ fn strip(e: &Expr) -> &Expr {
     }
 }
 
-/// A primary-key or key-join column, or an integer code with a closed domain.
-fn key_column(l: &Lint<'_>, table: &str, column: &str) -> bool {
-    let d = l.pack.data();
+/// The pack's role of `table.column` (declared or inferred) and whether its sum means
+/// something.
+fn column_role(l: &Lint<'_>, table: &str, column: &str) -> (Option<ColumnRole>, bool) {
     let (schema, name) = table.split_once('.').unwrap_or(("", table));
-    let pk = d
-        .schemas
-        .iter()
-        .find(|s| s.name == schema)
-        .and_then(|s| s.tables.iter().find(|t| t.name == name))
-        .is_some_and(|t| t.primary_key.iter().any(|c| c == column));
-    let joined = d.joins.iter().any(|j| {
-        j.kind == JoinKind::Key
-            && ((j.left == table && j.left_columns.iter().any(|c| c == column))
-                || (j.right == table && j.right_columns.iter().any(|c| c == column)))
-    });
-    pk || joined
+    match l.pack.table(schema, name) {
+        Some(info) => (info.role(column), info.additive.iter().any(|c| c == column)),
+        None => (None, false),
+    }
 }
 
 /// Relations of the level with a geometry column.

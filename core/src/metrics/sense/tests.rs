@@ -144,6 +144,20 @@ fn s3_meaningless_aggregates() {
          JOIN cim_vector.building b2 ON ST_Touches(b.building_geometry, b2.building_geometry) AND b.id <> b2.id \
          GROUP BY b.id",
     );
+    // Sums and averages follow the pack's column roles: a height does not add up, a
+    // floor area and residents do; an EPSG code is no quantity.
+    flags(
+        "SELECT bp.type, SUM(bp.height) AS h FROM cim_vector.building_properties bp GROUP BY bp.type",
+        SenseCode::MeaninglessAggregate,
+    );
+    flags(
+        "SELECT ps.scenario_id, AVG(ps.project_crs) AS c FROM cim_vector.project_scenario ps GROUP BY ps.scenario_id",
+        SenseCode::MeaninglessAggregate,
+    );
+    clean(
+        "SELECT bp.type, SUM(bp.gross_floor_area) AS a, SUM(bp.n_people) AS p, AVG(bp.height) AS h \
+         FROM cim_vector.building_properties bp WHERE bp.scenario_id = 'baseline' GROUP BY bp.type",
+    );
     flags(
         "SELECT ps.project_id, COUNT(DISTINCT ST_ExteriorRing(ps.project_boundary)) AS n \
          FROM cim_vector.project_scenario ps GROUP BY ps.project_id",
