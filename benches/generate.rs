@@ -8,10 +8,10 @@ use sqlsynth::assemble::PostgisAssembler;
 use sqlsynth::select::PackSelector;
 use sqlsynth::synth::{GaussianCopula, GaussianCopulaParams};
 use sqlsynth::{
-    Assembler, Candidate, SchemaPack, StructureRow, Synthesizer, TokenSelector, Validator,
+    Assembler, Candidate, SchemaPack, Structure, Synthesizer, TokenSelector, Validator,
 };
 
-fn rows(pack: &SchemaPack, n: usize) -> Vec<StructureRow> {
+fn rows(pack: &SchemaPack, n: usize) -> Vec<Structure> {
     let table = sqlsynth_benches::seed_feature_table(pack);
     let model = GaussianCopula::new(GaussianCopulaParams::default())
         .unwrap()
@@ -19,8 +19,9 @@ fn rows(pack: &SchemaPack, n: usize) -> Vec<StructureRow> {
         .unwrap();
     model
         .sample_n(40 * n as u64, 42)
-        .into_iter()
-        .filter(|r| sqlsynth::features::structure_violation(r).is_none())
+        .iter()
+        .filter_map(|r| Structure::from_row(r).ok())
+        .filter(|s| s.violation().is_none())
         .take(n)
         .collect()
 }

@@ -23,7 +23,12 @@ fn pipeline(c: &mut Criterion) {
         b.iter(|| {
             queries
                 .iter()
-                .map(|q| ex.extract(q, &RecordLabels::default()).unwrap().join_count)
+                .map(|q| {
+                    ex.extract(q, &RecordLabels::default())
+                        .unwrap()
+                        .structure
+                        .join_count
+                })
                 .sum::<i64>()
         })
     });

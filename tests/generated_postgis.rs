@@ -33,7 +33,7 @@ fn assembled_queries_explain_in_postgis() {
         let row = ex
             .extract(&r.sql, &r.labels())
             .expect("seed parses")
-            .to_row();
+            .structure;
         for k in 0..10u64 {
             let mut rng = sqlsynth::rng::stream(11, sqlsynth::rng::SELECT, i as u64 * 100 + k);
             let plan = selector.select(&pack, &row, &mut rng).expect("plan");

@@ -9,7 +9,7 @@ use sqlsynth::metrics::{MetricContext, QueryAnalysis};
 use sqlsynth::pipeline::{NoProgress, Pipeline};
 use sqlsynth::select::PackSelector;
 use sqlsynth::{
-    Candidate, GenerateError, MetricScore, QualityMetric, QueryPlan, SchemaPack, StructureRow,
+    Candidate, GenerateError, MetricScore, QualityMetric, QueryPlan, SchemaPack, Structure,
     TokenSelector,
 };
 
@@ -24,7 +24,7 @@ impl TokenSelector for CountingSelector {
     fn select(
         &self,
         pack: &SchemaPack,
-        row: &StructureRow,
+        row: &Structure,
         rng: &mut ChaCha8Rng,
     ) -> Result<QueryPlan, GenerateError> {
         self.calls.fetch_add(1, Ordering::Relaxed);

@@ -21,7 +21,7 @@ fn seed_corpus_covers_every_type_table_and_category() {
         let f = extractor
             .extract(&s.sql, &RecordLabels::default())
             .unwrap_or_else(|e| panic!("{}: {}", s.id, e.message));
-        *types.entry(f.sql_type.clone()).or_default() += 1;
+        *types.entry(f.structure.sql_type.to_string()).or_default() += 1;
         tables.extend(f.tables.iter().cloned());
         for name in &f.spatial_functions {
             let (spec, _) = pack.function(name).expect("catalogue function");

@@ -134,7 +134,10 @@ pub fn run(args: ExecuteArgs, out: &mut impl Write) -> Result<ExitCode> {
 fn read_queries(args: &ExecuteArgs, pack: &SchemaPack) -> Result<Vec<Query>> {
     let extractor = FeatureExtractor::new(pack);
     let sql_type = |sql: &str, labels: &RecordLabels<'_>| {
-        extractor.extract(sql, labels).ok().map(|f| f.sql_type)
+        extractor
+            .extract(sql, labels)
+            .ok()
+            .map(|f| f.structure.sql_type.to_string())
     };
     let mut queries = Vec::new();
     if let Some(path) = &args.jsonl {

@@ -97,7 +97,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use features::{
-    ColumnKind, ColumnMeta, FeatureExtractor, FeatureTable, FeatureValue, QueryFeatures,
+    ColumnKind, ColumnMeta, FeatureExtractor, FeatureTable, FeatureValue, QueryFeatures, Structure,
     StructureRow,
 };
 pub use metrics::{ValidationReport, Validator};
@@ -204,8 +204,8 @@ pub struct Candidate {
     pub sql: String,
     /// The natural-language question, if any.
     pub question: Option<String>,
-    /// The structure row the query was generated from.
-    pub requested: Option<StructureRow>,
+    /// The structure the query was generated from.
+    pub requested: Option<Structure>,
 }
 
 impl Candidate {
@@ -351,15 +351,16 @@ pub trait FittedSynthesizer: Send + Sync {
     }
 }
 
-/// Turns one structure row into a [`QueryPlan`] for a pack. Every random choice draws from
-/// the given ChaCha stream. A row that cannot be realised exactly is projected to the
-/// nearest realisable plan, with the difference recorded in [`QueryPlan::deviations`].
+/// Turns one requested [`Structure`] into a [`QueryPlan`] for a pack. Every random choice
+/// draws from the given ChaCha stream. A structure that cannot be realised exactly is
+/// projected to the nearest realisable plan, with the difference recorded in
+/// [`QueryPlan::deviations`].
 pub trait TokenSelector: Send + Sync {
     /// Make a plan.
     fn select(
         &self,
         pack: &SchemaPack,
-        row: &StructureRow,
+        row: &Structure,
         rng: &mut rand_chacha::ChaCha8Rng,
     ) -> Result<QueryPlan, GenerateError>;
 }

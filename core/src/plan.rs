@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{FeatureValue, StructureRow};
+use crate::features::{FeatureValue, Structure};
 
 /// A literal value, kept as the text it is printed with so that SQL and question agree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -335,10 +335,10 @@ pub struct Deviation {
 /// A concrete plan for one query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryPlan {
-    /// The structure row this plan was made from.
-    pub requested: StructureRow,
+    /// The structure this plan was made from.
+    pub requested: Structure,
     /// The structure the plan realises (what re-extraction from its SQL gives).
-    pub realized: StructureRow,
+    pub realized: Structure,
     /// Columns where `realized` differs from `requested`.
     pub deviations: Vec<Deviation>,
     /// CTEs, in order (a later one may read an earlier one).

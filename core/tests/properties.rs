@@ -17,7 +17,8 @@ use sqlsynth::assemble::PostgisAssembler;
 use sqlsynth::features::{Domain, FEATURE_COLUMNS};
 use sqlsynth::select::PackSelector;
 use sqlsynth::{
-    Assembler, Candidate, FeatureValue, SchemaPack, StructureRow, TokenSelector, Validator,
+    Assembler, Candidate, FeatureValue, SchemaPack, Structure, StructureRow, TokenSelector,
+    Validator,
 };
 
 fn cases() -> u32 {
@@ -138,6 +139,7 @@ fn check(pack: &SchemaPack, row: &StructureRow, seed: u64) -> Result<(), String>
         owned = (PackSelector::new(pack), Validator::new(pack));
         (&owned.0, &owned.1)
     };
+    let row = &Structure::from_row(row).map_err(|e| format!("no structure: {e}"))?;
     let mut rng = sqlsynth::rng::stream(seed, sqlsynth::rng::SELECT, 0);
     let plan = selector
         .select(pack, row, &mut rng)

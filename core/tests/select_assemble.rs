@@ -11,10 +11,10 @@ use sqlsynth::assemble::PostgisAssembler;
 use sqlsynth::read::{ReadOptions, Stage1Reader};
 use sqlsynth::select::PackSelector;
 use sqlsynth::{
-    Assembler, Candidate, FeatureExtractor, SchemaPack, StructureRow, TokenSelector, Validator,
+    Assembler, Candidate, FeatureExtractor, SchemaPack, Structure, TokenSelector, Validator,
 };
 
-fn seed_rows(pack: &SchemaPack) -> Vec<StructureRow> {
+fn seed_rows(pack: &SchemaPack) -> Vec<Structure> {
     let text = pack.corpus_jsonl().expect("embedded corpus").to_string();
     let reader = Stage1Reader::from_reader(
         Path::new("corpus.jsonl"),
@@ -27,7 +27,7 @@ fn seed_rows(pack: &SchemaPack) -> Vec<StructureRow> {
             let r = r.expect("seed corpus reads");
             ex.extract(&r.sql, &r.labels())
                 .expect("seed parses")
-                .to_row()
+                .structure
         })
         .collect()
 }

@@ -14,7 +14,8 @@ use sqlsynth::assemble::PostgisAssembler;
 use sqlsynth::features::{Domain, FEATURE_COLUMNS};
 use sqlsynth::select::PackSelector;
 use sqlsynth::{
-    Assembler, Candidate, FeatureValue, SchemaPack, StructureRow, TokenSelector, Validator,
+    Assembler, Candidate, FeatureValue, SchemaPack, Structure, StructureRow, TokenSelector,
+    Validator,
 };
 
 struct Fixture {
@@ -51,6 +52,7 @@ fuzz_target!(|data: &[u8]| {
             })
             .collect(),
     );
+    let row = Structure::from_row(&row).expect("every vocabulary label is a structure");
     let seed = u64::from_le_bytes(std::array::from_fn(|_| next()));
     let f = fixture();
     let mut rng = sqlsynth::rng::stream(seed, sqlsynth::rng::SELECT, 0);

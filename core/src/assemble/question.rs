@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::features::QuestionTone;
 use crate::pack::SchemaPack;
 use crate::plan::{CompareOp, Literal, PlanExpr, QueryPlan, Relation, SelectPlan, Source};
 use crate::GenerateError;
@@ -573,12 +574,7 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
     }
     let main = &plan.main;
     let multi = main.from.len() > 1;
-    let tone = plan
-        .requested
-        .0
-        .get(11)
-        .map(|v| v.to_string())
-        .unwrap_or_else(|| "DIRECT".into());
+    let tone = &plan.requested.question_tone;
 
     // What is returned.
     let outputs: Vec<String> = main
@@ -658,8 +654,8 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
     let body = format!("{what} of the {subject}{join_text}{filters}{group}{having}{order}{limit}");
     let v = plan.phrasing as usize;
     let pick = |options: &[String]| options[v % options.len()].clone();
-    let q = match tone.as_str() {
-        "INTERROGATIVE" => {
+    let q = match tone {
+        QuestionTone::Interrogative => {
             let be = if outputs.len() == 1 { "is" } else { "are" };
             pick(&[
                 format!("What {be} {body}?"),
@@ -667,12 +663,12 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
                 format!("Which values do we get for {body}?"),
             ])
         }
-        "DESCRIPTIVE" => pick(&[
+        QuestionTone::Descriptive => pick(&[
             format!("I would like to see {body}."),
             format!("Show {body}."),
             format!("Give me {body}."),
         ]),
-        "ANALYTICAL" => pick(&[
+        QuestionTone::Analytical => pick(&[
             format!("For an analysis of the {subject}, compute {body}."),
             format!("To analyse the {subject}, calculate {body}."),
             format!("As a spatial analysis, determine {body}."),

@@ -270,7 +270,7 @@ impl QualityMetric for ComplexityMatch {
         let Some(features) = &a.features else {
             return score(self, 0.0, true, Vec::new());
         };
-        let actual = features.to_row();
+        let (requested, actual) = (requested.to_row(), features.to_row());
         let mut findings = Vec::new();
         let mut same = 0usize;
         // Labels SQL cannot reveal are not compared.

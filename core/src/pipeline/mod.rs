@@ -35,7 +35,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::execute::{ExecutionInfo, ExecutionStats, QueryExecutor};
-use crate::features::{FeatureValue, StructureRow, FEATURE_COLUMNS};
+use crate::features::{FeatureValue, Structure, StructureError, FEATURE_COLUMNS};
 use crate::pack::SchemaPack;
 use crate::plan::{Deviation, PlanExpr, QueryPlan, SelectPlan, Source};
 use crate::{
@@ -297,8 +297,6 @@ const SAMPLE_SLICE: u64 = 65_536;
 /// Rounds after which the per-type quotas are lifted (a pack that cannot realise some
 /// type still gets its records).
 const QUOTA_ROUNDS: u32 = 8;
-/// Position of `sql_type` in a structure row.
-const SQL_TYPE_COLUMN: usize = 7;
 /// Fewest queries sent to the executor at once (more when many records are missing).
 const MIN_EXECUTE_BATCH: usize = 256;
 
@@ -310,7 +308,7 @@ enum Outcome {
 
 struct Scored {
     row: u64,
-    requested: StructureRow,
+    requested: Structure,
     plan: QueryPlan,
     sql: String,
     question: String,
@@ -456,7 +454,11 @@ impl Generator<'_> {
             // whose derived columns break the feature definitions are rejected before any
             // SQL is made (SDV's reject sampling). Slicing bounds the memory held.
             progress.phase(&format!("round {}: sample", stats.rounds), n);
-            let mut sampled: Vec<(u64, StructureRow)> = Vec::new();
+            let mut sampled: Vec<(u64, Structure)> = Vec::new();
+            let sql_type_column = FEATURE_COLUMNS
+                .iter()
+                .position(|(n, _)| *n == "sql_type")
+                .expect("sql_type is a feature column");
             for (fixed, count) in &draws {
                 let rows = next_row..next_row + count;
                 next_row += count;
@@ -472,18 +474,24 @@ impl Generator<'_> {
                         fixed: fixed.clone(),
                     })?;
                     for (i, row) in slice.into_iter().enumerate() {
-                        if let Some(v) = row.0.get(SQL_TYPE_COLUMN) {
+                        if let Some(v) = row.0.get(sql_type_column) {
                             *type_drawn.entry(v.to_string()).or_default() += 1;
                         }
-                        match crate::features::structure_violation(&row) {
-                            Some(rule) => {
-                                *stats
-                                    .constraint_rejections
-                                    .entry(rule.to_string())
-                                    .or_default() += 1;
-                            }
-                            None => sampled.push((start + i as u64, row)),
-                        }
+                        let rule = match Structure::from_row(&row) {
+                            Ok(structure) => match structure.violation() {
+                                None => {
+                                    sampled.push((start + i as u64, structure));
+                                    continue;
+                                }
+                                Some(rule) => rule,
+                            },
+                            Err(StructureError::Width { .. }) => "row_shape",
+                            Err(_) => "value_kinds",
+                        };
+                        *stats
+                            .constraint_rejections
+                            .entry(rule.to_string())
+                            .or_default() += 1;
                     }
                     progress.advance(end - start);
                     start = end;
@@ -498,9 +506,7 @@ impl Generator<'_> {
                     None => {
                         let mut c: BTreeMap<String, f64> = BTreeMap::new();
                         for (_, row) in &sampled {
-                            if let Some(v) = row.0.get(SQL_TYPE_COLUMN) {
-                                *c.entry(v.to_string()).or_default() += 1.0;
-                            }
+                            *c.entry(row.sql_type.name().to_string()).or_default() += 1.0;
                         }
                         c
                     }
@@ -536,15 +542,10 @@ impl Generator<'_> {
                 }
                 let t = Instant::now();
                 // Rows of a type whose quota is met are not worth a plan.
-                let chunk: Vec<(u64, StructureRow)> = chunk
+                let chunk: Vec<(u64, Structure)> = chunk
                     .iter()
                     .filter(|(_, row)| {
-                        let t = row
-                            .0
-                            .get(SQL_TYPE_COLUMN)
-                            .map(|v| v.to_string())
-                            .unwrap_or_default();
-                        let keep = !full(&type_accepted, &t);
+                        let keep = !full(&type_accepted, row.sql_type.name());
                         if !keep {
                             *stats.rejections.entry("type_quota".into()).or_default() += 1;
                         }
@@ -595,7 +596,7 @@ impl Generator<'_> {
                     let realized_type = report
                         .features
                         .as_ref()
-                        .map(|f| f.sql_type.clone())
+                        .map(|f| f.structure.sql_type.name().to_string())
                         .unwrap_or_default();
                     if full(&type_accepted, &realized_type) {
                         *stats.rejections.entry("type_quota".into()).or_default() += 1;
@@ -703,10 +704,10 @@ impl Generator<'_> {
     fn candidates(
         &self,
         opts: &GenerateOptions,
-        sampled: &[(u64, StructureRow)],
+        sampled: &[(u64, Structure)],
         progress: &dyn Progress,
     ) -> Vec<Outcome> {
-        let work = |(i, (r, row)): (usize, &(u64, StructureRow))| -> Outcome {
+        let work = |(i, (r, row)): (usize, &(u64, Structure))| -> Outcome {
             let out = self.one(opts, *r, row.clone());
             if i % 256 == 255 {
                 progress.advance(256);
@@ -738,7 +739,7 @@ impl Generator<'_> {
         }
     }
 
-    fn one(&self, opts: &GenerateOptions, row: u64, requested: StructureRow) -> Outcome {
+    fn one(&self, opts: &GenerateOptions, row: u64, requested: Structure) -> Outcome {
         let mut rng = crate::rng::stream(opts.seed, crate::rng::SELECT, row);
         let Ok(plan) = self.selector.select(self.pack, &requested, &mut rng) else {
             return Outcome::Rejected("selection_failed");
@@ -767,29 +768,28 @@ impl Generator<'_> {
         opts: &GenerateOptions,
         plan: &QueryPlan,
         row: u64,
-        requested: &StructureRow,
+        requested: &Structure,
         sql: String,
         question: String,
         report: &ValidationReport,
     ) -> Stage2Record {
-        let f = report.features.as_ref();
-        let get = |i: usize| {
-            requested
-                .0
-                .get(i)
-                .map(|v| v.to_string())
-                .unwrap_or_default()
-        };
+        let f = report.features.as_ref().map(|f| &f.structure);
         Stage2Record {
             id: format!("{}_{}_{row:07}", self.pack.name(), opts.seed),
             question,
             sql_postgis: sql,
-            sql_type: f.map(|f| f.sql_type.clone()).unwrap_or_default(),
-            difficulty: f.map(|f| f.difficulty_level.clone()).unwrap_or_default(),
-            question_tone: get(11),
-            usage_frequency: get(10),
+            sql_type: f.map(|f| f.sql_type.to_string()).unwrap_or_default(),
+            difficulty: f
+                .map(|f| f.difficulty_level.to_string())
+                .unwrap_or_default(),
+            question_tone: requested.question_tone.to_string(),
+            usage_frequency: requested.usage_frequency.to_string(),
             database_schema: plan_columns(plan),
-            spatial_functions: f.map(|f| f.spatial_functions.clone()).unwrap_or_default(),
+            spatial_functions: report
+                .features
+                .as_ref()
+                .map(|f| f.spatial_functions.clone())
+                .unwrap_or_default(),
             quality_score: round4(report.score),
             quality_breakdown: report
                 .breakdown
@@ -798,8 +798,8 @@ impl Generator<'_> {
                 .collect(),
             synthetic_structure: FEATURE_COLUMNS
                 .iter()
-                .zip(&requested.0)
-                .map(|((n, _), v)| (n.to_string(), v.clone()))
+                .zip(requested.to_row().0)
+                .map(|((n, _), v)| (n.to_string(), v))
                 .collect(),
             deviations: plan.deviations.clone(),
             generation_method: opts.method.clone(),

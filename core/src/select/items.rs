@@ -5,6 +5,7 @@
 use rand::seq::IndexedRandom;
 use rand::Rng;
 
+use crate::features::QueryType;
 use crate::pack::FunctionCategory as F;
 use crate::plan::{CompareOp, PlanExpr, SelectItem};
 use crate::sql::types::GeomKind;
@@ -922,17 +923,17 @@ impl Attempt<'_> {
         let primary = F::ALL
             .iter()
             .copied()
-            .find(|c| c.as_str() == self.req.category);
+            .find(|c| c.as_str() == self.req.category.name());
         let primary = primary.filter(|p| self.allowed.contains(p));
-        let required: Vec<F> = match self.req.sql_type.as_str() {
-            "SPATIAL_CLUSTERING" => vec![F::Clustering],
-            "SPATIAL_PROCESSING" => vec![*[F::Processing, F::Validation]
+        let required: Vec<F> = match self.req.sql_type {
+            QueryType::SpatialClustering => vec![F::Clustering],
+            QueryType::SpatialProcessing => vec![*[F::Processing, F::Validation]
                 .choose(self.rng)
                 .expect("non-empty")],
-            "SPATIAL_MEASUREMENT" => vec![*[F::Measurements, F::Predicates]
+            QueryType::SpatialMeasurement => vec![*[F::Measurements, F::Predicates]
                 .choose(self.rng)
                 .expect("non-empty")],
-            "RASTER_VECTOR" if !facts.raster_ref => vec![F::Raster],
+            QueryType::RasterVector if !facts.raster_ref => vec![F::Raster],
             _ => Vec::new(),
         };
         let mut required = required.into_iter();

@@ -23,7 +23,10 @@ use rand::seq::IndexedRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::features::{FeatureValue, QueryFeatures, RecordLabels, StructureRow, FEATURE_COLUMNS};
+use crate::features::{
+    LimitStrategy, PrimaryCategory, QueryFeatures, QueryType, RecordLabels, Structure,
+    FEATURE_COLUMNS,
+};
 use crate::pack::{FunctionCategory, SchemaPack};
 use crate::plan::{
     CompareOp, CtePlan, Deviation, JoinSpec, PlanExpr, QueryPlan, Relation, SelectItem, SelectPlan,
@@ -97,60 +100,32 @@ pub(crate) struct Request {
     pub tables: usize,
     pub schemas: usize,
     pub complexity: i64,
-    pub sql_type: String,
-    pub usage: String,
-    pub tone: String,
-    pub category: String,
-    pub limit: String,
+    pub sql_type: QueryType,
+    pub category: PrimaryCategory,
+    pub limit: LimitStrategy,
 }
 
-fn decode(row: &StructureRow) -> Result<Request, GenerateError> {
-    if row.0.len() != FEATURE_COLUMNS.len() {
-        return Err(GenerateError::InvalidPlan(format!(
-            "structure row has {} values, expected {}",
-            row.0.len(),
-            FEATURE_COLUMNS.len()
-        )));
+fn decode(row: &Structure) -> Request {
+    let count = |v: i64, hi: i64| v.clamp(0, hi) as usize;
+    Request {
+        cte: count(row.cte_count, 5),
+        join: count(row.join_count, 10),
+        sub: count(row.subquery_count, 5),
+        spatial: count(row.spatial_function_count, 15),
+        tables: count(row.table_count, 8).max(1),
+        schemas: count(row.schema_count, 3).max(1),
+        complexity: count(row.complexity_score, 10) as i64,
+        sql_type: row.sql_type,
+        category: row.primary_function_category,
+        limit: row.limit_strategy,
     }
-    let int = |i: usize, hi: i64| -> Result<usize, GenerateError> {
-        match &row.0[i] {
-            FeatureValue::Int(v) => Ok((*v).clamp(0, hi) as usize),
-            other => Err(GenerateError::InvalidPlan(format!(
-                "{} must be an integer, not {other}",
-                FEATURE_COLUMNS[i].0
-            ))),
-        }
-    };
-    let cat = |i: usize| -> Result<String, GenerateError> {
-        match &row.0[i] {
-            FeatureValue::Cat(v) => Ok(v.clone()),
-            other => Err(GenerateError::InvalidPlan(format!(
-                "{} must be a category, not {other}",
-                FEATURE_COLUMNS[i].0
-            ))),
-        }
-    };
-    Ok(Request {
-        cte: int(0, 5)?,
-        join: int(1, 10)?,
-        sub: int(2, 5)?,
-        spatial: int(3, 15)?,
-        tables: int(4, 8)?.max(1),
-        schemas: int(5, 3)?.max(1),
-        complexity: int(6, 10)? as i64,
-        sql_type: cat(7)?,
-        usage: cat(10)?,
-        tone: cat(11)?,
-        category: cat(12)?,
-        limit: cat(13)?,
-    })
 }
 
 impl TokenSelector for PackSelector {
     fn select(
         &self,
         pack: &SchemaPack,
-        row: &StructureRow,
+        row: &Structure,
         rng: &mut ChaCha8Rng,
     ) -> Result<QueryPlan, GenerateError> {
         if pack.name() != self.pack_name {
@@ -160,27 +135,27 @@ impl TokenSelector for PackSelector {
                 pack.name()
             )));
         }
-        let req = decode(row)?;
+        let req = decode(row);
+        let wanted = row.to_row();
         let mut best: Option<(usize, QueryPlan)> = None;
         for _ in 0..self.params.attempts {
             let Some((ctes, main)) = Attempt::new(&self.cat, &req, rng).run() else {
                 continue;
             };
             let facts = facts::plan_facts(&self.cat, &ctes, &main);
-            let labels = RecordLabels {
-                question: None,
-                question_tone: Some(&req.tone),
-                usage_frequency: Some(&req.usage),
-            };
-            let realized = QueryFeatures::from_facts(&facts, &labels, pack).to_row();
+            // Labels SQL cannot carry are the requested ones.
+            let mut realized =
+                QueryFeatures::from_facts(&facts, &RecordLabels::default(), pack).structure;
+            realized.question_tone = row.question_tone.clone();
+            realized.usage_frequency = row.usage_frequency.clone();
             let deviations: Vec<Deviation> = FEATURE_COLUMNS
                 .iter()
-                .enumerate()
-                .filter(|(i, _)| row.0[*i] != realized.0[*i])
-                .map(|(i, (name, _))| Deviation {
+                .zip(wanted.0.iter().zip(realized.to_row().0))
+                .filter(|(_, (want, got))| *want != got)
+                .map(|((name, _), (want, got))| Deviation {
                     column: name.to_string(),
-                    requested: row.0[i].clone(),
-                    realized: realized.0[i].clone(),
+                    requested: want.clone(),
+                    realized: got,
                 })
                 .collect();
             let n = deviations.len();
@@ -291,12 +266,14 @@ pub(crate) struct Attempt<'a> {
     pub neighbours: BTreeSet<String>,
 }
 
-fn type_allows(sql_type: &str) -> (bool, bool, bool) {
+fn type_allows(sql_type: QueryType) -> (bool, bool, bool) {
     // (nesting allowed, small family: at most 2 tables and 1 join, spatial join forbidden)
     match sql_type {
-        "NESTED_QUERY" | "RASTER_VECTOR" | "SPATIAL_CLUSTERING" => (true, false, false),
-        "SPATIAL_JOIN" => (false, false, false),
-        "MULTI_JOIN" => (false, false, true),
+        QueryType::NestedQuery | QueryType::RasterVector | QueryType::SpatialClustering => {
+            (true, false, false)
+        }
+        QueryType::SpatialJoin => (false, false, false),
+        QueryType::MultiJoin => (false, false, true),
         _ => (false, true, true),
     }
 }
@@ -304,18 +281,20 @@ fn type_allows(sql_type: &str) -> (bool, bool, bool) {
 impl<'a> Attempt<'a> {
     fn new(cat: &'a Catalog, req: &'a Request, rng: &'a mut ChaCha8Rng) -> Attempt<'a> {
         use FunctionCategory as F;
-        let raster_ok = req.sql_type == "RASTER_VECTOR";
-        let allowed: Vec<FunctionCategory> = match req.sql_type.as_str() {
-            "SIMPLE_SELECT" => vec![F::Accessors, F::Constructors, F::Transforms],
-            "SPATIAL_MEASUREMENT" => vec![
+        let raster_ok = req.sql_type == QueryType::RasterVector;
+        let allowed: Vec<FunctionCategory> = match req.sql_type {
+            QueryType::SimpleSelect => vec![F::Accessors, F::Constructors, F::Transforms],
+            QueryType::SpatialMeasurement => vec![
                 F::Predicates,
                 F::Measurements,
                 F::Accessors,
                 F::Constructors,
                 F::Transforms,
             ],
-            "SPATIAL_CLUSTERING" => F::ALL.iter().copied().filter(|c| *c != F::Raster).collect(),
-            "RASTER_VECTOR" => F::ALL
+            QueryType::SpatialClustering => {
+                F::ALL.iter().copied().filter(|c| *c != F::Raster).collect()
+            }
+            QueryType::RasterVector => F::ALL
                 .iter()
                 .copied()
                 .filter(|c| *c != F::Clustering)
@@ -326,7 +305,7 @@ impl<'a> Attempt<'a> {
                 .filter(|c| *c != F::Raster && *c != F::Clustering)
                 .collect(),
         };
-        let (_, _, no_spatial_join) = type_allows(&req.sql_type);
+        let (_, _, no_spatial_join) = type_allows(req.sql_type);
         Attempt {
             cat,
             req,
@@ -428,9 +407,9 @@ impl<'a> Attempt<'a> {
 
     fn run(mut self) -> Option<(Vec<CtePlan>, SelectPlan)> {
         let req = self.req;
-        let (nest_ok, small, _) = type_allows(&req.sql_type);
+        let (nest_ok, small, _) = type_allows(req.sql_type);
         let (mut c, mut s) = if nest_ok { (req.cte, req.sub) } else { (0, 0) };
-        if req.sql_type == "NESTED_QUERY" && c + s == 0 {
+        if req.sql_type == QueryType::NestedQuery && c + s == 0 {
             s = 1;
         }
         let mut j = req.join;
@@ -439,10 +418,10 @@ impl<'a> Attempt<'a> {
             j = j.min(1);
             t = t.min(2);
         }
-        if req.sql_type == "MULTI_JOIN" && t < 3 && j < 2 {
+        if req.sql_type == QueryType::MultiJoin && t < 3 && j < 2 {
             j = 2;
         }
-        if req.sql_type == "SPATIAL_JOIN" && j == 0 {
+        if req.sql_type == QueryType::SpatialJoin && j == 0 {
             j = 1;
         }
         c = c.min(4);
@@ -457,7 +436,9 @@ impl<'a> Attempt<'a> {
             .filter(|t| self.table_ok(*t))
             .filter(|t| {
                 // Raster queries start from a vector table with geometry when there are joins.
-                req.sql_type != "RASTER_VECTOR" || r == 1 || !self.cat.tables[*t].geoms.is_empty()
+                req.sql_type != QueryType::RasterVector
+                    || r == 1
+                    || !self.cat.tables[*t].geoms.is_empty()
             })
             .filter(|t| {
                 // Clustering and geometry-heavy queries need geometry in the first table.
@@ -551,8 +532,9 @@ impl<'a> Attempt<'a> {
                 .filter(|(_, _, t)| !self.tables_used.contains(t))
                 .copied()
                 .collect();
-            let need_spatial = req.sql_type == "SPATIAL_JOIN" && !spatial_joined && step == r - 1;
-            let need_raster = req.sql_type == "RASTER_VECTOR"
+            let need_spatial =
+                req.sql_type == QueryType::SpatialJoin && !spatial_joined && step == r - 1;
+            let need_raster = req.sql_type == QueryType::RasterVector
                 && !self
                     .tables_used
                     .iter()
@@ -662,10 +644,10 @@ impl<'a> Attempt<'a> {
         let base = 2 * c + 2 * s + j + req.spatial.div_ceil(2) + req.schemas.saturating_sub(1);
         let want_agg = (req.complexity as usize) > base
             || (req.complexity >= 10 && base >= 10 && self.rng.random_bool(0.5))
-            || req.sql_type == "AGGREGATION";
-        self.agg = if req.sql_type == "SPATIAL_CLUSTERING" {
+            || req.sql_type == QueryType::Aggregation;
+        self.agg = if req.sql_type == QueryType::SpatialClustering {
             AggMode::Window
-        } else if !want_agg || (small && req.sql_type != "AGGREGATION") {
+        } else if !want_agg || (small && req.sql_type != QueryType::Aggregation) {
             AggMode::None
         } else {
             // Grouping by the first relation's key needs a join that gives each of its rows
@@ -1718,12 +1700,12 @@ impl<'a> Attempt<'a> {
             ));
         }
         // Ordering and limit.
-        match self.req.limit.as_str() {
-            "TOP_N" | "ORDERED_ONLY" => {
+        match self.req.limit {
+            LimitStrategy::TopN | LimitStrategy::OrderedOnly => {
                 let key = self.order_key();
                 if let Some((e, desc)) = key {
                     self.main.order_by.push((e, desc));
-                    if self.req.limit == "TOP_N" {
+                    if self.req.limit == LimitStrategy::TopN {
                         self.main.limit = Some(
                             *[5u64, 10, 10, 20, 25, 50, 100]
                                 .choose(self.rng)
