@@ -172,3 +172,80 @@ fn versioned_tables_are_read_in_one_version() {
         "{pinned} of {reading} statements pin one version"
     );
 }
+
+/// Column roles shape the aggregates: sums only of measures the pack calls additive,
+/// never of keys or codes; and no per-entity count of a relation that is one row per
+/// entity once the version is pinned (a building's properties in one scenario).
+#[test]
+fn aggregates_follow_the_column_roles() {
+    let pack = SchemaPack::default_pack();
+    let selector = PackSelector::new(&pack);
+    let (mut measured, mut statements) = (0usize, 0usize);
+    let mut per_building_counts: Vec<String> = Vec::new();
+    for (i, row) in seed_rows(&pack).iter().enumerate() {
+        for k in 0..5u64 {
+            let mut rng = sqlsynth::rng::stream(13, sqlsynth::rng::SELECT, (i as u64) * 100 + k);
+            let plan = selector.select(&pack, row, &mut rng).expect("plan");
+            let sql = PostgisAssembler
+                .assemble(&pack, &plan)
+                .expect("assembles")
+                .sql;
+            for (f, rest) in ["SUM(", "AVG(", "MAX(", "MIN("]
+                .iter()
+                .flat_map(|f| sql.split(f).skip(1).map(move |r| (*f, r)))
+            {
+                let arg = rest.split(')').next().unwrap_or("");
+                let Some((alias, col)) = arg.split_once('.') else {
+                    continue;
+                };
+                if alias.contains('(') || col.contains(' ') {
+                    continue;
+                }
+                // The alias's table, from `schema.table AS alias`.
+                let Some(table) = sql
+                    .split(&format!(" AS {alias}\n"))
+                    .next()
+                    .and_then(|s| s.rsplit([' ', '(']).next())
+                    .filter(|t| t.contains('.'))
+                    .or_else(|| {
+                        sql.split(&format!(" AS {alias} "))
+                            .next()
+                            .and_then(|s| s.rsplit([' ', '(']).next())
+                    })
+                else {
+                    continue;
+                };
+                let Some(info) = table.split_once('.').and_then(|(s, t)| pack.table(s, t)) else {
+                    continue;
+                };
+                let Some(role) = info.role(col) else { continue };
+                measured += 1;
+                assert_eq!(role, sqlsynth::ColumnRole::Measure, "{f}{arg}) in\n{sql}");
+                if f == "SUM(" {
+                    assert!(
+                        info.additive.iter().any(|c| c == col),
+                        "{f}{arg}) in\n{sql}"
+                    );
+                }
+            }
+            statements += 1;
+            if sql.contains("GROUP BY b.id")
+                && (sql.contains("COUNT(DISTINCT bp.") || sql.contains("COUNT(DISTINCT bhc."))
+            {
+                per_building_counts.push(sql);
+            }
+        }
+    }
+    assert!(measured > 20, "{measured} aggregates of columns");
+    // Left: a building grouped for another join's rows (buses within 70 m) still counts
+    // its one cached height row (the "every joined relation is read" step).
+    assert!(
+        per_building_counts.len() * 100 <= statements,
+        "{} of {statements} statements count rows that are one per building, e.g.\n{}",
+        per_building_counts.len(),
+        per_building_counts
+            .first()
+            .map(String::as_str)
+            .unwrap_or("")
+    );
+}

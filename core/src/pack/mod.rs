@@ -553,12 +553,22 @@ pub struct TableInfo {
     pub label: String,
     /// The columns identifying the entity a row describes (declared, else the primary key).
     pub entity: Vec<String>,
+    /// The columns some area fixes ([`TableInfo::area_bound`]).
+    pub area_bound: Vec<String>,
+    /// The pack's `version_column`, if any.
+    pub version: Option<String>,
 }
 
 impl TableInfo {
     /// Type of a column, by exact (folded) name.
     pub fn column(&self, name: &str) -> Option<&SqlType> {
         self.columns.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+
+    /// Whether some area of the pack fixes this column's value (a project id, a network,
+    /// a municipality): every row lying in one area has that area's value.
+    pub fn area_bound(&self, column: &str) -> bool {
+        self.area_bound.iter().any(|c| c == column)
     }
 
     /// Role of a column, by exact (folded) name.
@@ -704,6 +714,8 @@ impl SchemaPack {
                     additive: Vec::new(),
                     label: String::new(),
                     entity: Vec::new(),
+                    area_bound: Vec::new(),
+                    version: table.version_column.clone(),
                 };
                 for key in table
                     .primary_key
@@ -785,6 +797,16 @@ impl SchemaPack {
                             "schemas[{si}].tables[{ti}] ({qualified}) has no columns"
                         ))
                     })?;
+                info.area_bound = table
+                    .columns
+                    .iter()
+                    .filter(|c| {
+                        data.areas
+                            .iter()
+                            .any(|a| a.value(&qualified, &c.name).is_some())
+                    })
+                    .map(|c| c.name.clone())
+                    .collect();
                 info.entity = if table.entity.is_empty() {
                     table.primary_key.clone()
                 } else {

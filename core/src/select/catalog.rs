@@ -380,6 +380,18 @@ impl Catalog {
                             .any(|k| !k.is_empty() && k.iter().all(|c| cols.contains(c))),
                     )
                 };
+                // A side whose join columns, with its version column (one per query)
+                // and the columns its area fixes (the joined row lies in one area),
+                // cover a key is one row per partner: a building's properties in the
+                // query's scenario, not a fan-out.
+                let one_in_version = |table: &str, cols: &[String]| {
+                    let (s, t) = table.split_once('.')?;
+                    let info = pack.table(s, t)?;
+                    let mut cols = cols.to_vec();
+                    cols.extend(info.version.iter().cloned());
+                    cols.extend(info.area_bound.iter().cloned());
+                    covers_key(table, &cols)
+                };
                 use crate::pack::Cardinality as C;
                 let (left_many, right_many) = match (j.kind, j.cardinality) {
                     (_, Some(C::OneToOne)) => (false, false),
@@ -393,6 +405,16 @@ impl Catalog {
                         !covers_key(&j.left, &j.left_columns).unwrap_or(false),
                         !covers_key(&j.right, &j.right_columns).unwrap_or(false),
                     ),
+                };
+                let (left_many, right_many) = if j.kind == JoinKind::Key
+                    && j.cardinality != Some(C::ManyToMany)
+                {
+                    (
+                        left_many && !one_in_version(&j.left, &j.left_columns).unwrap_or(false),
+                        right_many && !one_in_version(&j.right, &j.right_columns).unwrap_or(false),
+                    )
+                } else {
+                    (left_many, right_many)
                 };
                 Some(EdgeCat {
                     left_within_right: j.left_within_right,

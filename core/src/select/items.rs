@@ -267,8 +267,18 @@ impl Attempt<'_> {
     fn one_subject(&mut self, want: &[GeomKind]) -> Option<Geo> {
         // Listed rows are the ones a row-multiplying join brings: the first relation's
         // value would repeat on each of them (a project's area once per building).
+        // Nor is a table of a few rows per place (a project) the subject of a listing that
+        // joins others: its shape would repeat on every joined row.
+        let few = |i: &super::Inst| self.cat.tables[i.table].few_rows;
         let first = match (&self.agg, &self.expanded) {
             (AggMode::None, Some(e)) => e.clone(),
+            (AggMode::None, None) if few(&self.insts[0]) => self
+                .insts
+                .iter()
+                .find(|i| !few(i))
+                .unwrap_or(&self.insts[0])
+                .alias
+                .clone(),
             _ => self.insts[0].alias.clone(),
         };
         let own: Vec<Geo> = self

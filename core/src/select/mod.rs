@@ -734,8 +734,15 @@ impl<'a> Attempt<'a> {
             (alias, from.alias.as_str())
         };
         if edge.spatial {
-            let pred = self
-                .edge_predicates(edge)
+            // A distance join of a table with itself (neighbours within r metres) compares
+            // geographies no index serves; beside a third relation PostgreSQL may evaluate
+            // it over a cross product (28 s on the small sample database): there,
+            // neighbours touch or intersect.
+            let mut preds = self.edge_predicates(edge);
+            if edge.left == edge.right && self.req.join > 1 && preds.len() > 1 {
+                preds.retain(|p| !p.eq_ignore_ascii_case("ST_DWithin"));
+            }
+            let pred = preds
                 .choose(self.rng)
                 .cloned()
                 .unwrap_or_else(|| "ST_Intersects".into());
@@ -1540,7 +1547,8 @@ impl<'a> Attempt<'a> {
             }
         }
         // Every joined relation is read: a join nothing reads only repeats or drops rows.
-        for inst in self.insts.iter().skip(1) {
+        let joined: Vec<Inst> = self.insts.iter().skip(1).cloned().collect();
+        for inst in &joined {
             if self.reads(&inst.alias, &lead) {
                 continue;
             }
@@ -1577,7 +1585,23 @@ impl<'a> Attempt<'a> {
                     } else {
                         t.label.clone()
                     };
-                    let stem = format!("{}_count", t.name);
+                    // Counting the same entities as the first relation (a building's
+                    // property records by building id) repeats its count: one of this
+                    // relation's measures says something, else its rows are counted.
+                    let same_entity = inst.alias != first.alias && t0.entity.contains(&counted);
+                    let (stem, row_key) = (
+                        format!("{}_count", t.name),
+                        t.primary_key.first().cloned().unwrap_or(counted.clone()),
+                    );
+                    let counted = if same_entity {
+                        if let Some(m) = self.measure_aggregate(inst) {
+                            lead.push(m);
+                            continue;
+                        }
+                        row_key
+                    } else {
+                        counted
+                    };
                     let mut name = stem.clone();
                     let mut k = 2;
                     while !self.item_names.insert(name.clone()) {

@@ -192,6 +192,13 @@ fn join_effect(l: &Lint<'_>, lvl: &Level<'_>, i: usize) -> Effect {
         // is a per-group cross product unless the pins make a side one.
         new_cols.extend(pinned_columns(l, lvl, rel));
         old_cols.extend(pinned_columns(l, lvl, old_rel));
+        // The columns an area fixes are one value per joined row (it lies in one area):
+        // a building's property rows of the pinned scenario are one row.
+        for (table, cols) in [(&new_table, &mut new_cols), (&old_table, &mut old_cols)] {
+            if let Some(info) = table.split_once('.').and_then(|(s, t)| pack.table(s, t)) {
+                cols.extend(info.area_bound.iter().cloned());
+            }
+        }
         let new_by_keys = new_one || covers_key(pack, &new_table, &new_cols);
         let old_by_keys = aggregated(&old_rel.source) || covers_key(pack, &old_table, &old_cols);
         let (decl_new, decl_old) = match declared {

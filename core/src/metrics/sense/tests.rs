@@ -46,6 +46,21 @@ fn s1_counts_over_fan_out_joins_and_cross_products() {
          JOIN cim_vector.grid_bus gb ON gb.project_id = bp.project_id AND gb.scenario_id = bp.scenario_id",
         SenseCode::CrossProductJoin,
     );
+    // A building's property rows: one per scenario (and per project, which its place
+    // fixes). Pinned to one scenario they are one row per building, no fan-out.
+    flags(
+        "SELECT bp.type, SUM(bp.n_people) AS p, AVG(bhc.building_height) AS h \
+         FROM cim_vector.building_properties bp \
+         JOIN cim_raster.building_height_cache bhc ON bhc.building_id = bp.building_id \
+         WHERE bp.scenario_id = 'baseline' GROUP BY bp.type",
+        SenseCode::FanOut,
+    );
+    clean(
+        "SELECT bp.type, SUM(bp.n_people) AS p, AVG(bhc.building_height) AS h \
+         FROM cim_vector.building_properties bp \
+         JOIN cim_raster.building_height_cache bhc ON bhc.building_id = bp.building_id \
+         WHERE bp.scenario_id = 'baseline' AND bhc.scenario_id = 'baseline' GROUP BY bp.type",
+    );
     // A join nothing reads.
     flags(
         "SELECT b.building_id FROM cim_vector.building b \
