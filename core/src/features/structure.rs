@@ -121,7 +121,8 @@ macro_rules! label_traits {
 }
 
 closed_label! {
-    /// The query type (`sql_type`): the first rule of [`QueryType::of`] that applies.
+    /// The query type (`sql_type`): the first rule of the feature table that applies (see
+    /// [`features`](super)).
     QueryType {
         /// None of the others.
         SimpleSelect = "SIMPLE_SELECT",

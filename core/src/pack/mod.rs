@@ -299,6 +299,11 @@ pub struct JoinEdge {
     /// one-to-many join, and the generator makes at most one such join per query.
     #[serde(default)]
     pub cardinality: Option<Cardinality>,
+    /// The cardinality once every side with a `version_column` reads one version (the
+    /// generator pins it): buildings inside a project's boundary are many to many over all
+    /// scenarios (one project row per scenario) and many to one within one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cardinality_in_version: Option<Cardinality>,
     /// For a key join between tables with geometries: the left row's geometry lies inside
     /// or on the right row's (a building in its census section). A distance between the
     /// two is then always 0.

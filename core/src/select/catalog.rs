@@ -393,21 +393,24 @@ impl Catalog {
                     covers_key(table, &cols)
                 };
                 use crate::pack::Cardinality as C;
-                let (left_many, right_many) = match (j.kind, j.cardinality) {
-                    (_, Some(C::OneToOne)) => (false, false),
-                    (_, Some(C::ManyToOne)) => (true, false),
-                    (_, Some(C::OneToMany)) => (false, true),
-                    (_, Some(C::ManyToMany)) => (true, true),
-                    // Spatial joins the pack does not qualify: either side may match many.
-                    (JoinKind::Spatial, None) => (true, true),
-                    // Key joins: a side whose columns cover one of its keys is the "one".
-                    (JoinKind::Key, None) => (
-                        !covers_key(&j.left, &j.left_columns).unwrap_or(false),
-                        !covers_key(&j.right, &j.right_columns).unwrap_or(false),
-                    ),
-                };
+                // The generator reads one version per query: the edge's cardinality
+                // within one version is the one that counts.
+                let (left_many, right_many) =
+                    match (j.kind, j.cardinality_in_version.or(j.cardinality)) {
+                        (_, Some(C::OneToOne)) => (false, false),
+                        (_, Some(C::ManyToOne)) => (true, false),
+                        (_, Some(C::OneToMany)) => (false, true),
+                        (_, Some(C::ManyToMany)) => (true, true),
+                        // Spatial joins the pack does not qualify: either side may match many.
+                        (JoinKind::Spatial, None) => (true, true),
+                        // Key joins: a side whose columns cover one of its keys is the "one".
+                        (JoinKind::Key, None) => (
+                            !covers_key(&j.left, &j.left_columns).unwrap_or(false),
+                            !covers_key(&j.right, &j.right_columns).unwrap_or(false),
+                        ),
+                    };
                 let (left_many, right_many) = if j.kind == JoinKind::Key
-                    && j.cardinality != Some(C::ManyToMany)
+                    && j.cardinality_in_version.or(j.cardinality) != Some(C::ManyToMany)
                 {
                     (
                         left_many && !one_in_version(&j.left, &j.left_columns).unwrap_or(false),

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use sqlparser::ast::{BinaryOperator, Expr, SelectItem};
 
 use super::grouping::pinned_columns;
-use super::scope::{conjuncts, for_each_local, Level, RelSource};
+use super::scope::{conjuncts, for_each_local, Level, Rel, RelSource};
 use super::{args_of, distinct_args, fn_name, star_args, Lint, SenseCode};
 use crate::pack::{Cardinality, JoinKind, SchemaPack};
 
@@ -77,19 +77,36 @@ fn flip(c: Cardinality) -> Cardinality {
 }
 
 /// The pack's spatial-join cardinality between two tables, read from `a` to `b`.
-fn spatial_cardinality(pack: &SchemaPack, a: &str, b: &str) -> Cardinality {
+fn spatial_cardinality(pack: &SchemaPack, a: &str, b: &str, in_version: bool) -> Cardinality {
     for e in &pack.data().joins {
         if e.kind != JoinKind::Spatial {
             continue;
         }
+        let c = if in_version {
+            e.cardinality_in_version.or(e.cardinality)
+        } else {
+            e.cardinality
+        };
         if e.left == a && e.right == b {
-            return e.cardinality.unwrap_or(Cardinality::ManyToMany);
+            return c.unwrap_or(Cardinality::ManyToMany);
         }
         if e.left == b && e.right == a {
-            return e.cardinality.map(flip).unwrap_or(Cardinality::ManyToMany);
+            return c.map(flip).unwrap_or(Cardinality::ManyToMany);
         }
     }
     Cardinality::ManyToMany
+}
+
+/// Whether every relation among `rels` whose table has a `version_column` has it pinned in
+/// the level (the query reads one version of it).
+fn reads_one_version(l: &Lint<'_>, lvl: &Level<'_>, rels: &[&Rel<'_>]) -> bool {
+    rels.iter().all(|r| {
+        let version = lvl
+            .base_table(l.pack, r)
+            .and_then(|t| t.split_once('.').and_then(|(s, n)| l.pack.table(s, n)))
+            .and_then(|info| info.version.clone());
+        version.is_none_or(|v| pinned_columns(l, lvl, r).contains(&v))
+    })
 }
 
 /// A relation whose body groups its rows (one row per group key).
@@ -217,10 +234,14 @@ fn join_effect(l: &Lint<'_>, lvl: &Level<'_>, i: usize) -> Effect {
     }
     if let Some(oa) = spatial {
         let parent = index(&oa);
-        let Some(old_table) = lvl.rel(&oa).and_then(|r| lvl.base_table(pack, r)) else {
+        let Some(old_rel) = lvl.rel(&oa) else {
             return effect(parent, true, true);
         };
-        return match spatial_cardinality(pack, &old_table, &new_table) {
+        let Some(old_table) = lvl.base_table(pack, old_rel) else {
+            return effect(parent, true, true);
+        };
+        let in_version = reads_one_version(l, lvl, &[old_rel, rel]);
+        return match spatial_cardinality(pack, &old_table, &new_table, in_version) {
             Cardinality::OneToOne => effect(parent, false, false),
             Cardinality::ManyToOne => effect(parent, false, !new_one),
             Cardinality::OneToMany => effect(parent, !new_one, false),

@@ -61,6 +61,21 @@ fn s1_counts_over_fan_out_joins_and_cross_products() {
          JOIN cim_raster.building_height_cache bhc ON bhc.building_id = bp.building_id \
          WHERE bp.scenario_id = 'baseline' AND bhc.scenario_id = 'baseline' GROUP BY bp.type",
     );
+    // Buildings inside a project's boundary: once per scenario row of the project, once
+    // when the query reads one scenario (the edge's `cardinality_in_version`).
+    flags(
+        "SELECT ps.project_name, SUM(ST_Area(b.building_geometry::geography)) AS a \
+         FROM cim_vector.project_scenario ps \
+         JOIN cim_vector.building b ON ST_Within(b.building_geometry, ps.project_boundary) \
+         WHERE b.lod = 0 GROUP BY ps.project_name",
+        SenseCode::FanOut,
+    );
+    clean(
+        "SELECT ps.project_name, SUM(ST_Area(b.building_geometry::geography)) AS a \
+         FROM cim_vector.project_scenario ps \
+         JOIN cim_vector.building b ON ST_Within(b.building_geometry, ps.project_boundary) \
+         WHERE b.lod = 0 AND ps.scenario_id = 'baseline' GROUP BY ps.project_name",
+    );
     // A join nothing reads.
     flags(
         "SELECT b.building_id FROM cim_vector.building b \
