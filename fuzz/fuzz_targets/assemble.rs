@@ -43,9 +43,7 @@ fuzz_target!(|data: &[u8]| {
         FEATURE_COLUMNS
             .iter()
             .map(|(_, d)| match d {
-                Domain::Int(lo, hi) => {
-                    FeatureValue::Int(lo + i64::from(next()) % (hi - lo + 1))
-                }
+                Domain::Int(lo, hi) => FeatureValue::Int(lo + i64::from(next()) % (hi - lo + 1)),
                 Domain::Cat(vocab) => {
                     FeatureValue::Cat(vocab[usize::from(next()) % vocab.len()].to_string())
                 }
@@ -56,8 +54,13 @@ fuzz_target!(|data: &[u8]| {
     let seed = u64::from_le_bytes(std::array::from_fn(|_| next()));
     let f = fixture();
     let mut rng = sqlsynth::rng::stream(seed, sqlsynth::rng::SELECT, 0);
-    let plan = f.selector.select(pack(), &row, &mut rng).expect("a plan for every row");
-    let a = PostgisAssembler.assemble(pack(), &plan).expect("every plan assembles");
+    let plan = f
+        .selector
+        .select(pack(), &row, &mut rng)
+        .expect("a plan for every row");
+    let a = PostgisAssembler
+        .assemble(pack(), &plan)
+        .expect("every plan assembles");
     let parsed = sqlsynth::sql::parse(&a.sql).expect("assembled SQL parses");
     assert_eq!(parsed.len(), 1);
     assert_eq!(parsed[0].to_string(), a.statement.to_string(), "round trip");
