@@ -462,12 +462,10 @@ impl Catalog {
         let area_bound: Vec<Vec<String>> = tables
             .iter()
             .map(|t| {
-                let info = pack.table(&t.schema, &t.name).expect("pack tables resolve");
-                info.columns
-                    .iter()
-                    .map(|(c, _)| c.clone())
-                    .filter(|c| data.areas.iter().any(|a| a.value(&t.key, c).is_some()))
-                    .collect()
+                pack.table(&t.schema, &t.name)
+                    .expect("pack tables resolve")
+                    .area_bound
+                    .clone()
             })
             .collect();
         Catalog {
