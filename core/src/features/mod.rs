@@ -279,10 +279,19 @@ pub struct FeatureTable {
 /// The first structural rule a positional row breaks ([`Structure::violation`]), or
 /// `row_shape` / `value_kinds` when it is no [`Structure`] at all.
 pub fn structure_violation(row: &StructureRow) -> Option<&'static str> {
+    checked_structure(row).err()
+}
+
+/// The structure a positional row stands for when it keeps every structural rule; else
+/// the rule it breaks, as [`structure_violation`] names it.
+pub fn checked_structure(row: &StructureRow) -> Result<Structure, &'static str> {
     match Structure::from_row(row) {
-        Ok(s) => s.violation(),
-        Err(StructureError::Width { .. }) => Some("row_shape"),
-        Err(_) => Some("value_kinds"),
+        Ok(s) => match s.violation() {
+            None => Ok(s),
+            Some(rule) => Err(rule),
+        },
+        Err(StructureError::Width { .. }) => Err("row_shape"),
+        Err(_) => Err("value_kinds"),
     }
 }
 

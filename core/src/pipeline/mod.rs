@@ -35,7 +35,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::execute::{ExecutionInfo, ExecutionStats, QueryExecutor};
-use crate::features::{FeatureValue, Structure, StructureError, FEATURE_COLUMNS};
+use crate::features::{FeatureValue, Structure, FEATURE_COLUMNS};
 use crate::pack::SchemaPack;
 use crate::plan::{Deviation, PlanExpr, QueryPlan, SelectPlan, Source};
 use crate::{
@@ -477,21 +477,15 @@ impl Generator<'_> {
                         if let Some(v) = row.0.get(sql_type_column) {
                             *type_drawn.entry(v.to_string()).or_default() += 1;
                         }
-                        let rule = match Structure::from_row(&row) {
-                            Ok(structure) => match structure.violation() {
-                                None => {
-                                    sampled.push((start + i as u64, structure));
-                                    continue;
-                                }
-                                Some(rule) => rule,
-                            },
-                            Err(StructureError::Width { .. }) => "row_shape",
-                            Err(_) => "value_kinds",
-                        };
-                        *stats
-                            .constraint_rejections
-                            .entry(rule.to_string())
-                            .or_default() += 1;
+                        match crate::features::checked_structure(&row) {
+                            Ok(structure) => sampled.push((start + i as u64, structure)),
+                            Err(rule) => {
+                                *stats
+                                    .constraint_rejections
+                                    .entry(rule.to_string())
+                                    .or_default() += 1;
+                            }
+                        }
                     }
                     progress.advance(end - start);
                     start = end;

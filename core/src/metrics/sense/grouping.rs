@@ -70,16 +70,9 @@ pub(super) fn groups_by_key_of(
     cols.extend(pinned_columns(l, lvl, rel));
     // The columns an area fixes together (a project's id and its name): one of them
     // stands for all of them.
-    let areas = &l.pack.data().areas;
-    let bound = |c: &str| areas.iter().any(|a| a.value(&t, c).is_some());
-    if cols.iter().any(|c| bound(c)) {
-        if let Some(info) = t.split_once('.').and_then(|(s, n)| l.pack.table(s, n)) {
-            cols.extend(
-                info.columns
-                    .iter()
-                    .map(|(c, _)| c.clone())
-                    .filter(|c| bound(c)),
-            );
+    if let Some(info) = t.split_once('.').and_then(|(s, n)| l.pack.table(s, n)) {
+        if cols.iter().any(|c| info.area_bound(c)) {
+            cols.extend(info.area_bound.iter().cloned());
         }
     }
     covers_key(l.pack, &t, &cols)
