@@ -49,6 +49,39 @@ pub enum CompareOp {
     GtEq,
 }
 
+/// Arithmetic (and the distance operator) between two values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `<->`, the index-assisted distance of two geometries (nearest-neighbour ordering).
+    Distance,
+}
+
+/// Logical connectives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogicOp {
+    /// `AND`
+    And,
+    /// `OR`
+    Or,
+}
+
+/// One `WHEN … THEN …` of a [`PlanExpr::Case`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseBranch {
+    /// The condition.
+    pub when: PlanExpr,
+    /// The value when it holds.
+    pub then: PlanExpr,
+}
+
 /// An expression of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "node", rename_all = "snake_case")]
@@ -87,13 +120,58 @@ pub enum PlanExpr {
         arg: Option<Box<PlanExpr>>,
         /// `DISTINCT` inside the call.
         distinct: bool,
+        /// `FILTER (WHERE …)`: only the rows where it holds are aggregated.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter: Option<Box<PlanExpr>>,
     },
-    /// A window function over the whole result, `function(args) OVER ()`.
+    /// A window function, `function(args) OVER (PARTITION BY … ORDER BY …)`.
     Window {
         /// Function name.
         function: String,
         /// Arguments.
         args: Vec<PlanExpr>,
+        /// `PARTITION BY` expressions (none: the whole result is one window).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        partition_by: Vec<PlanExpr>,
+        /// `ORDER BY` inside the window, `true` for descending.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        order_by: Vec<(PlanExpr, bool)>,
+    },
+    /// `left op right` for arithmetic and `<->`.
+    Arith {
+        /// Operator.
+        op: ArithOp,
+        /// Left side.
+        left: Box<PlanExpr>,
+        /// Right side.
+        right: Box<PlanExpr>,
+    },
+    /// `a AND b …` or `a OR b …` (inside a condition; WHERE conjuncts are a list).
+    Logic {
+        /// Connective.
+        op: LogicOp,
+        /// Operands (two or more).
+        args: Vec<PlanExpr>,
+    },
+    /// `NOT expr`.
+    Not {
+        /// Negated condition.
+        expr: Box<PlanExpr>,
+    },
+    /// `expr IS [NOT] NULL`.
+    IsNull {
+        /// Tested expression.
+        expr: Box<PlanExpr>,
+        /// `IS NOT NULL`.
+        negated: bool,
+    },
+    /// `CASE WHEN … THEN … [ELSE …] END`.
+    Case {
+        /// The branches, in order.
+        branches: Vec<CaseBranch>,
+        /// `ELSE` value.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        otherwise: Option<Box<PlanExpr>>,
     },
     /// `left op right`.
     Compare {
@@ -182,29 +260,137 @@ impl PlanExpr {
             right: Box::new(right),
         }
     }
+    /// An aggregate call without DISTINCT or FILTER; `arg: None` is `COUNT(*)`.
+    pub fn aggregate(function: &str, arg: Option<PlanExpr>) -> PlanExpr {
+        PlanExpr::Aggregate {
+            function: function.to_string(),
+            arg: arg.map(Box::new),
+            distinct: false,
+            filter: None,
+        }
+    }
+    /// A window call over the whole result, `function(args) OVER ()`.
+    pub fn window(function: &str, args: Vec<PlanExpr>) -> PlanExpr {
+        PlanExpr::Window {
+            function: function.to_string(),
+            args,
+            partition_by: Vec::new(),
+            order_by: Vec::new(),
+        }
+    }
+    /// `left op right` (arithmetic or `<->`).
+    pub fn arith(op: ArithOp, left: PlanExpr, right: PlanExpr) -> PlanExpr {
+        PlanExpr::Arith {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+        }
+    }
+
+    /// The expressions directly inside this one, in SQL order (not those of subqueries).
+    pub fn children(&self) -> Vec<&PlanExpr> {
+        match self {
+            PlanExpr::Column { .. }
+            | PlanExpr::Output { .. }
+            | PlanExpr::Literal { .. }
+            | PlanExpr::Exists { .. }
+            | PlanExpr::Scalar { .. } => Vec::new(),
+            PlanExpr::Call { args, .. } | PlanExpr::Logic { args, .. } => args.iter().collect(),
+            PlanExpr::Window {
+                args,
+                partition_by,
+                order_by,
+                ..
+            } => args
+                .iter()
+                .chain(partition_by)
+                .chain(order_by.iter().map(|(e, _)| e))
+                .collect(),
+            PlanExpr::Cast { expr, .. }
+            | PlanExpr::Field { expr, .. }
+            | PlanExpr::Not { expr }
+            | PlanExpr::IsNull { expr, .. }
+            | PlanExpr::InSubquery { expr, .. } => vec![expr],
+            PlanExpr::Aggregate { arg, filter, .. } => {
+                arg.iter().chain(filter).map(|b| b.as_ref()).collect()
+            }
+            PlanExpr::Compare { left, right, .. } | PlanExpr::Arith { left, right, .. } => {
+                vec![left, right]
+            }
+            PlanExpr::Case {
+                branches,
+                otherwise,
+            } => branches
+                .iter()
+                .flat_map(|b| [&b.when, &b.then])
+                .chain(otherwise.iter().map(|b| b.as_ref()))
+                .collect(),
+        }
+    }
+
+    /// Mutable [`children`](PlanExpr::children).
+    pub fn children_mut(&mut self) -> Vec<&mut PlanExpr> {
+        match self {
+            PlanExpr::Column { .. }
+            | PlanExpr::Output { .. }
+            | PlanExpr::Literal { .. }
+            | PlanExpr::Exists { .. }
+            | PlanExpr::Scalar { .. } => Vec::new(),
+            PlanExpr::Call { args, .. } | PlanExpr::Logic { args, .. } => args.iter_mut().collect(),
+            PlanExpr::Window {
+                args,
+                partition_by,
+                order_by,
+                ..
+            } => args
+                .iter_mut()
+                .chain(partition_by.iter_mut())
+                .chain(order_by.iter_mut().map(|(e, _)| e))
+                .collect(),
+            PlanExpr::Cast { expr, .. }
+            | PlanExpr::Field { expr, .. }
+            | PlanExpr::Not { expr }
+            | PlanExpr::IsNull { expr, .. }
+            | PlanExpr::InSubquery { expr, .. } => vec![expr.as_mut()],
+            PlanExpr::Aggregate { arg, filter, .. } => arg
+                .iter_mut()
+                .chain(filter.iter_mut())
+                .map(|b| b.as_mut())
+                .collect(),
+            PlanExpr::Compare { left, right, .. } | PlanExpr::Arith { left, right, .. } => {
+                vec![left.as_mut(), right.as_mut()]
+            }
+            PlanExpr::Case {
+                branches,
+                otherwise,
+            } => branches
+                .iter_mut()
+                .flat_map(|b| [&mut b.when, &mut b.then])
+                .chain(otherwise.iter_mut().map(|b| b.as_mut()))
+                .collect(),
+        }
+    }
+
+    /// The subquery directly inside this expression, if it is one.
+    pub fn subquery(&self) -> Option<&SelectPlan> {
+        match self {
+            PlanExpr::InSubquery { query, .. }
+            | PlanExpr::Exists { query, .. }
+            | PlanExpr::Scalar { query } => Some(query),
+            _ => None,
+        }
+    }
+
     /// Every literal in the expression (subqueries included), in order.
     pub fn literals<'a>(&'a self, out: &mut Vec<&'a Literal>) {
-        match self {
-            PlanExpr::Column { .. } | PlanExpr::Output { .. } => {}
-            PlanExpr::Literal { value } => out.push(value),
-            PlanExpr::Call { args, .. } | PlanExpr::Window { args, .. } => {
-                args.iter().for_each(|a| a.literals(out))
-            }
-            PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => expr.literals(out),
-            PlanExpr::Aggregate { arg, .. } => {
-                if let Some(a) = arg {
-                    a.literals(out)
-                }
-            }
-            PlanExpr::Compare { left, right, .. } => {
-                left.literals(out);
-                right.literals(out);
-            }
-            PlanExpr::InSubquery { expr, query, .. } => {
-                expr.literals(out);
-                query.literals(out);
-            }
-            PlanExpr::Exists { query, .. } | PlanExpr::Scalar { query } => query.literals(out),
+        if let PlanExpr::Literal { value } = self {
+            out.push(value);
+        }
+        for c in self.children() {
+            c.literals(out);
+        }
+        if let Some(q) = self.subquery() {
+            q.literals(out);
         }
     }
 }
@@ -250,6 +436,10 @@ pub struct JoinSpec {
     pub on: Vec<PlanExpr>,
     /// Index of the pack join edge realised, when there is one.
     pub edge: Option<usize>,
+    /// `JOIN LATERAL`: the relation (a derived table) reads the relations before it. With
+    /// no `ON` conjunct it is written `CROSS JOIN LATERAL`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lateral: bool,
 }
 
 /// A relation in a FROM clause.

@@ -10,7 +10,9 @@ use sqlparser::ast::{
     TableAlias, TableFactor, TableWithJoins, Value, WindowSpec, WindowType, With,
 };
 
-use crate::plan::{CompareOp, CtePlan, Literal, PlanExpr, QueryPlan, SelectPlan, Source};
+use crate::plan::{
+    ArithOp, CompareOp, CtePlan, Literal, LogicOp, PlanExpr, QueryPlan, SelectPlan, Source,
+};
 
 /// The whole statement's query.
 pub(crate) fn statement_query(plan: &QueryPlan) -> Query {
@@ -108,14 +110,7 @@ pub(crate) fn select_query(p: &SelectPlan) -> Query {
             kind: OrderByKind::Expressions(
                 p.order_by
                     .iter()
-                    .map(|(e, desc)| OrderByExpr {
-                        expr: expr(e),
-                        options: OrderByOptions {
-                            sort: desc.then_some(OrderBySort::Desc),
-                            nulls_first: None,
-                        },
-                        with_fill: None,
-                    })
+                    .map(|(e, desc)| order_by_expr(e, *desc))
                     .collect(),
             ),
             interpolate: None,
@@ -143,7 +138,7 @@ fn from(p: &SelectPlan) -> Vec<TableWithJoins> {
             }
             Source::Cte { name } => table_factor(object_name(&[name]), &r.alias),
             Source::Derived { query } => TableFactor::Derived {
-                lateral: false,
+                lateral: r.join.as_ref().is_some_and(|j| j.lateral),
                 subquery: Box::new(select_query(query)),
                 alias: Some(alias(&r.alias)),
                 sample: None,
@@ -151,17 +146,22 @@ fn from(p: &SelectPlan) -> Vec<TableWithJoins> {
         };
         match (&r.join, out.last_mut()) {
             (Some(j), Some(last)) => {
-                let on =
-                    conjunction(&j.on).unwrap_or_else(|| Expr::Value(Value::Boolean(true).into()));
-                let c = JoinConstraint::On(on);
+                let join_operator = match conjunction(&j.on) {
+                    None if j.lateral && !j.left => JoinOperator::CrossJoin(JoinConstraint::None),
+                    on => {
+                        let on = on.unwrap_or_else(|| Expr::Value(Value::Boolean(true).into()));
+                        let c = JoinConstraint::On(on);
+                        if j.left {
+                            JoinOperator::Left(c)
+                        } else {
+                            JoinOperator::Join(c)
+                        }
+                    }
+                };
                 last.joins.push(Join {
                     relation: factor,
                     global: false,
-                    join_operator: if j.left {
-                        JoinOperator::Left(c)
-                    } else {
-                        JoinOperator::Join(c)
-                    },
+                    join_operator,
                 });
             }
             _ => out.push(TableWithJoins {
@@ -201,7 +201,13 @@ fn number(text: &str) -> Expr {
     Expr::Value(Value::Number(text.to_string(), false).into())
 }
 
-fn call(name: &str, args: Vec<FunctionArgExpr>, distinct: bool, over: bool) -> Expr {
+fn call(
+    name: &str,
+    args: Vec<FunctionArgExpr>,
+    distinct: bool,
+    over: Option<WindowSpec>,
+    filter: Option<Expr>,
+) -> Expr {
     // Function names are written as the catalogue spells them (`ST_Area`), unquoted:
     // PostgreSQL folds them to the lower-case names it stores.
     Expr::Function(Function {
@@ -213,18 +219,39 @@ fn call(name: &str, args: Vec<FunctionArgExpr>, distinct: bool, over: bool) -> E
             args: args.into_iter().map(FunctionArg::Unnamed).collect(),
             clauses: Vec::new(),
         }),
-        filter: None,
+        filter: filter.map(Box::new),
         null_treatment: None,
-        over: over.then(|| {
-            WindowType::WindowSpec(WindowSpec {
-                window_name: None,
-                partition_by: Vec::new(),
-                order_by: Vec::new(),
-                window_frame: None,
-            })
-        }),
+        over: over.map(WindowType::WindowSpec),
         within_group: Vec::new(),
     })
+}
+
+fn order_by_expr(e: &PlanExpr, desc: bool) -> OrderByExpr {
+    OrderByExpr {
+        expr: expr(e),
+        options: OrderByOptions {
+            sort: desc.then_some(OrderBySort::Desc),
+            nulls_first: None,
+        },
+        with_fill: None,
+    }
+}
+
+/// An operand of an operator: operators inside it get parentheses, so that the tree
+/// prints as it is meant whatever the precedence.
+fn operand(e: &PlanExpr) -> Expr {
+    match e {
+        PlanExpr::Arith { .. }
+        | PlanExpr::Logic { .. }
+        | PlanExpr::Compare { .. }
+        | PlanExpr::Not { .. }
+        | PlanExpr::IsNull { .. } => Expr::Nested(Box::new(expr(e))),
+        _ => expr(e),
+    }
+}
+
+fn args(es: &[PlanExpr]) -> Vec<FunctionArgExpr> {
+    es.iter().map(|a| FunctionArgExpr::Expr(expr(a))).collect()
 }
 
 fn literal(l: &Literal) -> Expr {
@@ -250,26 +277,32 @@ pub(crate) fn expr(e: &PlanExpr) -> Expr {
             Expr::CompoundIdentifier(vec![ident(rel), ident(column)])
         }
         PlanExpr::Literal { value } => literal(value),
-        PlanExpr::Call { function, args } => call(
+        PlanExpr::Call { function, args: a } => call(function, args(a), false, None, None),
+        PlanExpr::Window {
             function,
-            args.iter()
-                .map(|a| FunctionArgExpr::Expr(expr(a)))
-                .collect(),
-            false,
-            false,
-        ),
-        PlanExpr::Window { function, args } => call(
+            args: a,
+            partition_by,
+            order_by,
+        } => call(
             function,
-            args.iter()
-                .map(|a| FunctionArgExpr::Expr(expr(a)))
-                .collect(),
+            args(a),
             false,
-            true,
+            Some(WindowSpec {
+                window_name: None,
+                partition_by: partition_by.iter().map(expr).collect(),
+                order_by: order_by
+                    .iter()
+                    .map(|(e, desc)| order_by_expr(e, *desc))
+                    .collect(),
+                window_frame: None,
+            }),
+            None,
         ),
         PlanExpr::Aggregate {
             function,
             arg,
             distinct,
+            filter,
         } => call(
             &function.to_uppercase(),
             vec![match arg {
@@ -277,11 +310,69 @@ pub(crate) fn expr(e: &PlanExpr) -> Expr {
                 None => FunctionArgExpr::Wildcard,
             }],
             *distinct,
-            false,
+            None,
+            filter.as_ref().map(|f| expr(f)),
         ),
+        PlanExpr::Arith { op, left, right } => Expr::BinaryOp {
+            left: Box::new(operand(left)),
+            op: match op {
+                ArithOp::Add => BinaryOperator::Plus,
+                ArithOp::Sub => BinaryOperator::Minus,
+                ArithOp::Mul => BinaryOperator::Multiply,
+                ArithOp::Div => BinaryOperator::Divide,
+                ArithOp::Distance => BinaryOperator::LtDashGt,
+            },
+            right: Box::new(operand(right)),
+        },
+        PlanExpr::Logic { op, args: a } => a
+            .iter()
+            .map(operand)
+            .reduce(|l, r| Expr::BinaryOp {
+                left: Box::new(l),
+                op: match op {
+                    LogicOp::And => BinaryOperator::And,
+                    LogicOp::Or => BinaryOperator::Or,
+                },
+                right: Box::new(r),
+            })
+            .unwrap_or_else(|| Expr::Value(Value::Boolean(*op == LogicOp::And).into())),
+        PlanExpr::Not { expr: inner } => Expr::UnaryOp {
+            op: sqlparser::ast::UnaryOperator::Not,
+            expr: Box::new(operand(inner)),
+        },
+        PlanExpr::IsNull {
+            expr: inner,
+            negated,
+        } => {
+            let inner = Box::new(operand(inner));
+            if *negated {
+                Expr::IsNotNull(inner)
+            } else {
+                Expr::IsNull(inner)
+            }
+        }
+        PlanExpr::Case {
+            branches,
+            otherwise,
+        } => Expr::Case {
+            case_token: AttachedToken::empty(),
+            end_token: AttachedToken::empty(),
+            operand: None,
+            conditions: branches
+                .iter()
+                .map(|b| sqlparser::ast::CaseWhen {
+                    condition: expr(&b.when),
+                    result: expr(&b.then),
+                })
+                .collect(),
+            else_result: otherwise.as_ref().map(|o| Box::new(expr(o))),
+        },
         PlanExpr::Cast { expr: inner, to } => Expr::Cast {
             kind: CastKind::DoubleColon,
-            expr: Box::new(expr(inner)),
+            expr: Box::new(match inner.as_ref() {
+                PlanExpr::Case { .. } => expr(inner),
+                _ => operand(inner),
+            }),
             // Built-in types as the parser reads them (`::numeric` is `DataType::Numeric`),
             // so that the statement round-trips; extension types (geography) by name.
             data_type: match to.as_str() {

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use crate::features::QuestionTone;
 use crate::pack::SchemaPack;
-use crate::plan::{CompareOp, Literal, PlanExpr, QueryPlan, Relation, SelectPlan, Source};
+use crate::plan::{
+    ArithOp, CompareOp, Literal, LogicOp, PlanExpr, QueryPlan, Relation, SelectPlan, Source,
+};
 use crate::GenerateError;
 
 struct Ctx<'p> {
@@ -94,15 +96,9 @@ impl<'p> Ctx<'p> {
     }
 
     fn collect_expr(&mut self, e: &'p PlanExpr) {
-        match e {
-            PlanExpr::InSubquery { query, .. }
-            | PlanExpr::Exists { query, .. }
-            | PlanExpr::Scalar { query } => self.collect(query),
-            PlanExpr::Compare { left, right, .. } => {
-                self.collect_expr(left);
-                self.collect_expr(right);
-            }
-            _ => {}
+        match e.subquery() {
+            Some(q) => self.collect(q),
+            None => e.children().into_iter().for_each(|c| self.collect_expr(c)),
         }
     }
 
@@ -157,24 +153,37 @@ impl<'p> Ctx<'p> {
                 function,
                 arg,
                 distinct,
-            } => match arg {
-                None => format!("the number of {}", self.subject),
-                Some(a) => {
-                    let inner = self.expr(a, owner);
-                    match function.as_str() {
-                        "count" if *distinct => format!("the number of distinct values of {inner}"),
-                        "count" => format!("the number of non-null values of {inner}"),
-                        "avg" => format!("the average of {inner}"),
-                        "sum" => format!("the total of {inner}"),
-                        "max" => format!("the largest {}", strip_the(&inner)),
-                        "min" => format!("the smallest {}", strip_the(&inner)),
-                        f => format!("the {f} of {inner}"),
+                filter,
+            } => {
+                let base = match arg {
+                    None => format!("the number of {}", self.subject),
+                    Some(a) => {
+                        let inner = self.expr(a, owner);
+                        match function.as_str() {
+                            "count" if *distinct => {
+                                format!("the number of distinct values of {inner}")
+                            }
+                            "count" => format!("the number of non-null values of {inner}"),
+                            "avg" => format!("the average of {inner}"),
+                            "sum" => format!("the total of {inner}"),
+                            "max" => format!("the largest {}", strip_the(&inner)),
+                            "min" => format!("the smallest {}", strip_the(&inner)),
+                            f => format!("the {f} of {inner}"),
+                        }
                     }
+                };
+                match filter {
+                    Some(f) => format!("{base} for which {}", self.condition(f, owner)),
+                    None => base,
                 }
-            },
-            PlanExpr::Window { function, args } | PlanExpr::Call { function, args } => {
-                self.call(function, args, owner)
             }
+            PlanExpr::Call { function, args } => self.call(function, args, owner),
+            PlanExpr::Window {
+                function,
+                args,
+                partition_by,
+                order_by,
+            } => self.window(function, args, partition_by, order_by, owner),
             PlanExpr::Compare { op, left, right } => format!(
                 "{} {} {}",
                 self.expr(left, owner),
@@ -182,7 +191,87 @@ impl<'p> Ctx<'p> {
                 self.expr(right, owner)
             ),
             PlanExpr::Scalar { query } => self.scalar(query),
-            PlanExpr::InSubquery { .. } | PlanExpr::Exists { .. } => self.condition(e, owner),
+            PlanExpr::InSubquery { .. }
+            | PlanExpr::Exists { .. }
+            | PlanExpr::Logic { .. }
+            | PlanExpr::Not { .. }
+            | PlanExpr::IsNull { .. } => self.condition(e, owner),
+            PlanExpr::Arith { op, left, right } => self.arith(*op, left, right, owner),
+            PlanExpr::Case {
+                branches,
+                otherwise,
+            } => {
+                let mut parts: Vec<String> = branches
+                    .iter()
+                    .map(|b| {
+                        format!(
+                            "{} when {}",
+                            self.expr(&b.then, owner),
+                            self.condition(&b.when, owner)
+                        )
+                    })
+                    .collect();
+                if let Some(o) = otherwise {
+                    parts.push(format!("{} otherwise", self.expr(o, owner)));
+                }
+                format!("the class that is {}", join_list(&parts))
+            }
+        }
+    }
+
+    fn arith(&self, op: ArithOp, left: &PlanExpr, right: &PlanExpr, owner: bool) -> String {
+        let l = self.expr(left, owner);
+        let r = self.expr(right, owner);
+        match op {
+            ArithOp::Div => match left {
+                PlanExpr::Arith {
+                    op: ArithOp::Mul,
+                    left: hundred,
+                    right: part,
+                } if matches!(hundred.as_ref(), PlanExpr::Literal { value: Literal::Number(n) }
+                    if n == "100" || n == "100.0") =>
+                {
+                    format!(
+                        "the share in percent (100 times the ratio) of {} to {r}",
+                        self.expr(part, owner)
+                    )
+                }
+                _ => format!("the ratio of {l} to {r}"),
+            },
+            ArithOp::Sub => format!("the difference {l} minus {r}"),
+            ArithOp::Add => format!("the sum of {l} and {r}"),
+            ArithOp::Mul => format!("{l} times {r}"),
+            ArithOp::Distance => format!("the distance from {l} to {r}"),
+        }
+    }
+
+    fn window(
+        &self,
+        function: &str,
+        args: &[PlanExpr],
+        partition_by: &[PlanExpr],
+        order_by: &[(PlanExpr, bool)],
+        owner: bool,
+    ) -> String {
+        let ranked = |e: &PlanExpr, desc: bool| {
+            format!(
+                "{} ({} first)",
+                self.expr(e, owner),
+                if desc { "highest" } else { "lowest" }
+            )
+        };
+        let base = match (function.to_lowercase().as_str(), order_by.first()) {
+            ("rank" | "dense_rank", Some((e, desc))) => format!("the rank by {}", ranked(e, *desc)),
+            ("row_number", Some((e, desc))) => {
+                format!("the position by {}", ranked(e, *desc))
+            }
+            _ => self.call(function, args, owner),
+        };
+        if partition_by.is_empty() {
+            base
+        } else {
+            let p: Vec<String> = partition_by.iter().map(|e| self.expr(e, owner)).collect();
+            format!("{base} within each {}", strip_the(&join_list(&p)))
         }
     }
 
@@ -440,6 +529,31 @@ impl<'p> Ctx<'p> {
                     self.expr(right, owner)
                 )
             }
+            PlanExpr::Column { rel, column } => {
+                let phrase = self.column(rel, column, false);
+                match phrase.strip_prefix("the whether ") {
+                    Some(clause) => clause.to_string(),
+                    None => format!("{phrase} holds"),
+                }
+            }
+            PlanExpr::Logic { op, args } => {
+                let parts: Vec<String> = args.iter().map(|a| self.condition(a, owner)).collect();
+                let glue = match op {
+                    LogicOp::And => " and ",
+                    LogicOp::Or => " or ",
+                };
+                if args.len() > 1 && *op == LogicOp::Or {
+                    format!("either {}", parts.join(glue))
+                } else {
+                    parts.join(glue)
+                }
+            }
+            PlanExpr::Not { expr } => format!("not ({})", self.condition(expr, owner)),
+            PlanExpr::IsNull { expr, negated } => format!(
+                "{} is {}",
+                self.expr(expr, owner),
+                if *negated { "recorded" } else { "not recorded" }
+            ),
             other => self.expr(other, owner),
         }
     }

@@ -109,8 +109,7 @@ impl Walker<'_> {
                     }
                 }
             }
-            PlanExpr::Literal { .. } | PlanExpr::Output { .. } => {}
-            PlanExpr::Call { function, args } | PlanExpr::Window { function, args } => {
+            PlanExpr::Call { function, args } | PlanExpr::Window { function, args, .. } => {
                 let lower = function.to_lowercase();
                 if let Some(cat) = self.cat.functions.get(&lower) {
                     let name = self
@@ -139,100 +138,48 @@ impl Walker<'_> {
                 if matches!(e, PlanExpr::Window { .. }) {
                     self.facts.has_window = true;
                 }
-                for a in args {
-                    self.expr(a);
-                }
             }
-            PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => self.expr(expr),
-            PlanExpr::Aggregate { arg, .. } => {
-                self.facts.has_aggregate = true;
-                if let Some(a) = arg {
-                    self.expr(a);
-                }
+            PlanExpr::Aggregate { .. } => self.facts.has_aggregate = true,
+            _ => {}
+        }
+        for c in e.children() {
+            self.expr(c);
+        }
+        if let Some(q) = e.subquery() {
+            if !self.in_cte {
+                self.facts.subquery_count += 1;
             }
-            PlanExpr::Compare { left, right, .. } => {
-                self.expr(left);
-                self.expr(right);
-            }
-            PlanExpr::InSubquery { expr, query, .. } => {
-                self.expr(expr);
-                if !self.in_cte {
-                    self.facts.subquery_count += 1;
-                }
-                self.select(query);
-            }
-            PlanExpr::Exists { query, .. } | PlanExpr::Scalar { query } => {
-                if !self.in_cte {
-                    self.facts.subquery_count += 1;
-                }
-                self.select(query);
-            }
+            self.select(q);
         }
     }
 }
 
 fn rels_of(e: &PlanExpr, out: &mut BTreeSet<String>) {
-    match e {
-        PlanExpr::Column { rel, .. } => {
-            out.insert(rel.clone());
-        }
-        PlanExpr::Call { args, .. } | PlanExpr::Window { args, .. } => {
-            args.iter().for_each(|a| rels_of(a, out))
-        }
-        PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => rels_of(expr, out),
-        PlanExpr::Aggregate { arg: Some(a), .. } => rels_of(a, out),
-        PlanExpr::Compare { left, right, .. } => {
-            rels_of(left, out);
-            rels_of(right, out);
-        }
-        _ => {}
+    if let PlanExpr::Column { rel, .. } = e {
+        out.insert(rel.clone());
     }
+    e.children().into_iter().for_each(|c| rels_of(c, out));
 }
 
 fn subqueries<'p>(e: &'p PlanExpr, out: &mut Vec<&'p SelectPlan>) {
-    match e {
-        PlanExpr::InSubquery { query, .. }
-        | PlanExpr::Exists { query, .. }
-        | PlanExpr::Scalar { query } => out.push(query),
-        PlanExpr::Compare { left, right, .. } => {
-            subqueries(left, out);
-            subqueries(right, out);
-        }
-        _ => {}
+    match e.subquery() {
+        Some(q) => out.push(q),
+        None => e.children().into_iter().for_each(|c| subqueries(c, out)),
     }
 }
 
 /// Columns read through `alias` in `e` (subqueries included).
 pub(crate) fn columns_in(e: &PlanExpr, alias: &str, out: &mut BTreeSet<String>) {
-    match e {
-        PlanExpr::Column { rel, column } => {
-            if rel == alias {
-                out.insert(column.clone());
-            }
+    if let PlanExpr::Column { rel, column } = e {
+        if rel == alias {
+            out.insert(column.clone());
         }
-        PlanExpr::Literal { .. } | PlanExpr::Output { .. } => {}
-        PlanExpr::Call { args, .. } | PlanExpr::Window { args, .. } => {
-            args.iter().for_each(|a| columns_in(a, alias, out))
-        }
-        PlanExpr::Cast { expr: x, .. } | PlanExpr::Field { expr: x, .. } => {
-            columns_in(x, alias, out)
-        }
-        PlanExpr::Aggregate { arg, .. } => {
-            if let Some(a) = arg {
-                columns_in(a, alias, out)
-            }
-        }
-        PlanExpr::Compare { left, right, .. } => {
-            columns_in(left, alias, out);
-            columns_in(right, alias, out);
-        }
-        PlanExpr::InSubquery { expr: x, query, .. } => {
-            columns_in(x, alias, out);
-            columns_of(query, alias, out);
-        }
-        PlanExpr::Exists { query, .. } | PlanExpr::Scalar { query } => {
-            columns_of(query, alias, out)
-        }
+    }
+    for c in e.children() {
+        columns_in(c, alias, out);
+    }
+    if let Some(q) = e.subquery() {
+        columns_of(q, alias, out);
     }
 }
 

@@ -90,7 +90,7 @@ impl Attempt<'_> {
 
     fn count_calls(&self, e: &PlanExpr, out: &mut Vec<F>) {
         match e {
-            PlanExpr::Call { function, args } | PlanExpr::Window { function, args } => {
+            PlanExpr::Call { function, args } | PlanExpr::Window { function, args, .. } => {
                 if let Some(c) = self.cat.functions.get(&function.to_lowercase()) {
                     out.push(*c);
                 }
@@ -112,7 +112,7 @@ impl Attempt<'_> {
     /// out any PostGIS function the generator knows how to use).
     pub(crate) fn known_functions(&self, e: &PlanExpr) -> bool {
         match e {
-            PlanExpr::Call { function, args } | PlanExpr::Window { function, args } => {
+            PlanExpr::Call { function, args } | PlanExpr::Window { function, args, .. } => {
                 self.cat.functions.contains_key(&function.to_lowercase())
                     && args.iter().all(|a| self.known_functions(a))
             }
@@ -743,6 +743,8 @@ impl Attempt<'_> {
                                 eps,
                                 minpts,
                             ],
+                            partition_by: Vec::new(),
+                            order_by: Vec::new(),
                         },
                     )
                 } else {
@@ -758,6 +760,8 @@ impl Attempt<'_> {
                         PlanExpr::Window {
                             function: "ST_ClusterKMeans".into(),
                             args: vec![a.col(), k],
+                            partition_by: Vec::new(),
+                            order_by: Vec::new(),
                         },
                     )
                 };
@@ -1098,6 +1102,7 @@ impl Attempt<'_> {
                         function: f.into(),
                         arg: Some(Box::new(gen.expr)),
                         distinct: false,
+                        filter: None,
                     },
                     true,
                 )
@@ -1108,6 +1113,7 @@ impl Attempt<'_> {
                         function: "count".into(),
                         arg: Some(Box::new(gen.expr)),
                         distinct: gen.out != Out::Raster,
+                        filter: None,
                     },
                     true,
                 )

@@ -636,6 +636,7 @@ impl<'a> Attempt<'a> {
                     left,
                     on,
                     edge: Some(edge.index),
+                    lateral: false,
                 }),
             });
         }
@@ -1084,6 +1085,7 @@ impl<'a> Attempt<'a> {
                     function: "avg".into(),
                     arg: Some(Box::new(PlanExpr::column(&alias, &col))),
                     distinct: false,
+                    filter: None,
                 },
                 alias: None,
             }],
@@ -1362,6 +1364,7 @@ impl<'a> Attempt<'a> {
                 function: f.into(),
                 arg: Some(Box::new(PlanExpr::column(&inst.alias, &col))),
                 distinct: false,
+                filter: None,
             },
             alias: Some(name),
         })
@@ -1451,6 +1454,7 @@ impl<'a> Attempt<'a> {
                         function: "count".into(),
                         arg,
                         distinct,
+                        filter: None,
                     },
                     alias: Some(n),
                 });
@@ -1516,6 +1520,7 @@ impl<'a> Attempt<'a> {
                                 function: "count".into(),
                                 arg: Some(Box::new(PlanExpr::column(&other.alias, &counted))),
                                 distinct: true,
+                                filter: None,
                             },
                             alias: Some(name),
                         });
@@ -1613,6 +1618,7 @@ impl<'a> Attempt<'a> {
                             function: "count".into(),
                             arg: Some(Box::new(PlanExpr::column(&inst.alias, &counted))),
                             distinct: true,
+                            filter: None,
                         },
                         alias: Some(name),
                     });
@@ -1719,6 +1725,7 @@ impl<'a> Attempt<'a> {
                     function: "count".into(),
                     arg: None,
                     distinct: false,
+                    filter: None,
                 },
                 PlanExpr::number(n),
             ));

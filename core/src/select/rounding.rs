@@ -33,6 +33,7 @@ fn rounds(e: &PlanExpr) -> bool {
             function,
             arg: Some(a),
             distinct: false,
+            ..
         } => match function.as_str() {
             "avg" => matches!(a.as_ref(), PlanExpr::Column { .. }) || rounds(a),
             "sum" | "min" | "max" => rounds(a),
