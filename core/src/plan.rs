@@ -539,6 +539,9 @@ pub struct QueryPlan {
     /// the selector from the row's stream; any value works).
     #[serde(default)]
     pub phrasing: u32,
+    /// The input query whose intent this plan varies, when it varies one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived_from: Option<String>,
 }
 
 impl QueryPlan {

@@ -103,6 +103,14 @@ pub fn summary(out: &mut impl Write, s: &JobStats) -> std::io::Result<()> {
         "model: {} fitted on {} rows",
         s.model, s.input.feature_rows
     )?;
+    let lift = &s.input.seed_plans;
+    if lift.lifted + lift.not_lifted_total > 0 {
+        writeln!(
+            out,
+            "seed plans: {} seed queries lifted, {} not (see stage2_stats.json input.seed_plans)",
+            lift.lifted, lift.not_lifted_total
+        )?;
+    }
     writeln!(
         out,
         "generated: {} of {} records in {} round(s) from {} sampled rows ({} realised exactly)",

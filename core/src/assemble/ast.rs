@@ -16,12 +16,17 @@ use crate::plan::{
 
 /// The whole statement's query.
 pub(crate) fn statement_query(plan: &QueryPlan) -> Query {
-    let mut q = select_query(&plan.main);
-    if !plan.ctes.is_empty() {
+    statement_of(&plan.ctes, &plan.main)
+}
+
+/// The query of a statement made of `ctes` and `main`.
+pub(crate) fn statement_of(ctes: &[CtePlan], main: &SelectPlan) -> Query {
+    let mut q = select_query(main);
+    if !ctes.is_empty() {
         q.with = Some(With {
             with_token: AttachedToken::empty(),
             recursive: false,
-            cte_tables: plan.ctes.iter().map(cte).collect(),
+            cte_tables: ctes.iter().map(cte).collect(),
         });
     }
     q

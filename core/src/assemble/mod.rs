@@ -1,7 +1,7 @@
 //! Assembly: a [`QueryPlan`] becomes a sqlparser AST, rendered by sqlparser's own pretty
 //! printer (one clause per line), plus the question that states what it asks.
 
-mod ast;
+pub(crate) mod ast;
 mod question;
 
 use std::fmt::Write;

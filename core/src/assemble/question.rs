@@ -727,8 +727,25 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
             .having
             .iter()
             .map(|e| match e {
-                PlanExpr::Compare { right, .. } => {
-                    format!("more than {} {}", ctx.expr(right, false), ctx.subject)
+                PlanExpr::Compare { op, left, right }
+                    if matches!(
+                        left.as_ref(),
+                        PlanExpr::Aggregate {
+                            arg: None,
+                            filter: None,
+                            ..
+                        }
+                    ) =>
+                {
+                    let bound = match op {
+                        CompareOp::Gt => "more than",
+                        CompareOp::GtEq => "at least",
+                        CompareOp::Lt => "fewer than",
+                        CompareOp::LtEq => "at most",
+                        CompareOp::Eq => "exactly",
+                        CompareOp::NotEq => "other than",
+                    };
+                    format!("{bound} {} {}", ctx.expr(right, false), ctx.subject)
                 }
                 other => ctx.condition(other, multi),
             })

@@ -10,12 +10,13 @@ use std::time::Instant;
 
 use crate::assemble::PostgisAssembler;
 use crate::execute::QueryExecutor;
+use crate::features::QueryType;
 use crate::features::{FeatureExtractor, FeatureTable, FeatureValue, QueryFeatures};
 use crate::metrics::{MetricContext, QueryAnalysis};
 use crate::output::{write_atomic, AtomicFile};
 use crate::pack::SchemaPack;
 use crate::read::{ReadOptions, ReadReport, Stage1Reader, Stage1Record};
-use crate::select::PackSelector;
+use crate::select::{PackSelector, SeedLiftReport};
 use crate::synth::{GaussianCopula, GaussianCopulaParams};
 use crate::{
     Assembler, Candidate, FitError, FittedSynthesizer, GenerateError, MetricScore, QualityMetric,
@@ -24,6 +25,9 @@ use crate::{
 
 use super::job::{InputStats, JobError, JobStats, SkippedRecord, RECORDS_FILE, STATS_FILE};
 use super::{GenerateOptions, GenerateStats, Generator, Progress, Stage2Record};
+
+/// A corpus query for the selector to lift: id, SQL and the type its SQL has.
+type SeedQuery = (String, String, QueryType);
 
 /// Where the Stage 1 corpus comes from.
 #[derive(Debug, Clone)]
@@ -221,7 +225,10 @@ impl Pipeline<'_> {
 
     /// Read the corpus into a feature table (its queries join the validator's novelty
     /// index).
-    fn features(&self, validator: &Validator<'_>) -> Result<(FeatureTable, InputStats), JobError> {
+    fn features(
+        &self,
+        validator: &Validator<'_>,
+    ) -> Result<(FeatureTable, InputStats, Vec<SeedQuery>), JobError> {
         let options = ReadOptions {
             skip_invalid: self.skip_invalid,
             ..ReadOptions::default()
@@ -253,6 +260,7 @@ impl Pipeline<'_> {
         let extractor = FeatureExtractor::new(self.pack);
         let own_corpus = matches!(self.input, Input::PackCorpus);
         let mut features: Vec<QueryFeatures> = Vec::new();
+        let mut seeds: Vec<SeedQuery> = Vec::new();
         let mut unparseable = Vec::new();
         let mut n_unparseable = 0usize;
         let mut n_records = 0usize;
@@ -265,6 +273,13 @@ impl Pipeline<'_> {
                     if !own_corpus {
                         validator.remember(&rec.sql);
                     }
+                    seeds.push((
+                        rec.id
+                            .clone()
+                            .unwrap_or_else(|| format!("line {}", rec.line)),
+                        rec.sql.clone(),
+                        f.structure.sql_type,
+                    ));
                     features.push(f);
                 }
                 Err(e) if self.skip_invalid => {
@@ -314,7 +329,9 @@ impl Pipeline<'_> {
                 unparseable,
                 skipped_total,
                 feature_rows: features.len(),
+                seed_plans: SeedLiftReport::default(),
             },
+            seeds,
         ))
     }
 
@@ -331,7 +348,7 @@ impl Pipeline<'_> {
         let t = Instant::now();
         progress.phase("read corpus and extract features", 0);
         let validator = self.validator();
-        let (table, input) = self.features(&validator)?;
+        let (table, mut input, seeds) = self.features(&validator)?;
         progress.finish_phase();
         timings.insert("read_features".to_string(), t.elapsed().as_secs_f64());
 
@@ -349,7 +366,12 @@ impl Pipeline<'_> {
         let selector: &dyn TokenSelector = match &self.selector {
             Some(s) => s.as_ref(),
             None => {
-                default_selector = PackSelector::new(self.pack);
+                let (selector, report) = PackSelector::new(self.pack).with_seeds(
+                    self.pack,
+                    seeds.iter().map(|(i, s, t)| (i.as_str(), s.as_str(), *t)),
+                );
+                input.seed_plans = report;
+                default_selector = selector;
                 &default_selector
             }
         };

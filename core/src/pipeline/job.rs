@@ -101,6 +101,9 @@ pub struct InputStats {
     pub skipped_total: usize,
     /// Rows in the feature table.
     pub feature_rows: usize,
+    /// Seed queries lifted into plans for the default selector (none with a caller's
+    /// selector).
+    pub seed_plans: crate::select::SeedLiftReport,
 }
 
 /// The stats file of a job.

@@ -207,6 +207,10 @@ pub struct Stage2Record {
     pub seed: u64,
     /// Row index in the run's stream.
     pub row: u64,
+    /// The input query whose intent the plan varies (its id, else `line N`), when the
+    /// selector drew on one. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived_from: Option<String>,
     /// What running the query on the database gave (rows counted up to the executor's
     /// cap, milliseconds); only with an executor. When absent it is not written, so a
     /// record of a run without an executor is exactly what it was before.
@@ -799,6 +803,7 @@ impl Generator<'_> {
             generation_method: opts.method.clone(),
             seed: opts.seed,
             row,
+            derived_from: plan.derived_from.clone(),
             execution: None,
         }
     }
@@ -1188,12 +1193,19 @@ mod tests {
         let (records, stats) = generate(None, false);
         assert!(records.iter().all(|r| r.execution.is_none()));
         assert!(stats.execution.is_none());
-        let line = serde_json::to_string(&records[0]).unwrap();
+        // A record of a generated plan ends with its row; one varying a seed names the seed.
+        let plain = records.iter().find(|r| r.derived_from.is_none()).unwrap();
+        let line = serde_json::to_string(plain).unwrap();
         assert!(!line.contains("execution"), "{line}");
         assert!(
-            line.ends_with(&format!(",\"row\":{}}}", records[0].row)),
+            line.ends_with(&format!(",\"row\":{}}}", plain.row)),
             "{line}"
         );
+        if let Some(varied) = records.iter().find(|r| r.derived_from.is_some()) {
+            let line = serde_json::to_string(varied).unwrap();
+            assert!(line.ends_with("\"}"), "{line}");
+            assert!(line.contains(",\"derived_from\":\"cim_seed_"), "{line}");
+        }
         let stats_json = serde_json::to_string(&stats).unwrap();
         assert!(!stats_json.contains("execution"));
     }

@@ -14,13 +14,16 @@
 mod catalog;
 mod facts;
 mod items;
+mod lift;
 mod rounding;
+mod vary;
 mod versions;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand::seq::IndexedRandom;
 use rand::Rng;
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::features::{
@@ -42,12 +45,36 @@ use catalog::Filterable;
 pub struct SelectorParams {
     /// Randomised attempts per row; the closest plan wins (an exact one stops early).
     pub attempts: u32,
+    /// Share of rows (0 to 1) that first try a variant of a lifted seed query of the
+    /// requested type (see [`PackSelector::with_seeds`]).
+    pub seed_share: f64,
+    /// Variants of lifted seeds tried for such a row; the closest one is taken when it
+    /// has the requested type and at most [`SelectorParams::seed_deviations`] deviations.
+    pub seed_attempts: u32,
+    /// Most feature columns a seed variant may differ in from the requested row.
+    pub seed_deviations: usize,
 }
 
 impl Default for SelectorParams {
     fn default() -> Self {
-        SelectorParams { attempts: 24 }
+        SelectorParams {
+            attempts: 24,
+            seed_share: 0.6,
+            seed_attempts: 8,
+            seed_deviations: 1,
+        }
     }
+}
+
+/// What lifting the seed queries gave (see [`PackSelector::with_seeds`]).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SeedLiftReport {
+    /// Seeds lifted into plans.
+    pub lifted: usize,
+    /// Seeds not lifted, with the reason (the first 100).
+    pub not_lifted: Vec<String>,
+    /// Seeds not lifted, in all.
+    pub not_lifted_total: usize,
 }
 
 /// The built-in [`TokenSelector`]: schema-aware, works for any pack.
@@ -56,6 +83,7 @@ pub struct PackSelector {
     pack_name: String,
     cat: Catalog,
     params: SelectorParams,
+    seeds: Vec<lift::LiftedSeed>,
 }
 
 impl PackSelector {
@@ -70,6 +98,12 @@ impl PackSelector {
         pack: &SchemaPack,
         params: SelectorParams,
     ) -> Result<PackSelector, GenerateError> {
+        if !(0.0..=1.0).contains(&params.seed_share) {
+            return Err(GenerateError::InvalidSetting {
+                name: "seed_share",
+                reason: format!("{} is not a share between 0 and 1", params.seed_share),
+            });
+        }
         if params.attempts == 0 {
             return Err(GenerateError::InvalidSetting {
                 name: "attempts",
@@ -86,7 +120,138 @@ impl PackSelector {
             pack_name: pack.name().to_string(),
             cat: Catalog::new(pack),
             params,
+            seeds: Vec::new(),
         })
+    }
+
+    /// Lift seed queries (`(id, sql, sql_type)` of the input corpus) into plans whose
+    /// variants the selector draws on: their scoping, derived metrics, rankings and
+    /// nesting then reach the output. Seeds using SQL the plan tree cannot hold are
+    /// reported and left out.
+    pub fn with_seeds<'s>(
+        mut self,
+        pack: &SchemaPack,
+        seeds: impl IntoIterator<Item = (&'s str, &'s str, QueryType)>,
+    ) -> (PackSelector, SeedLiftReport) {
+        let mut report = SeedLiftReport::default();
+        for (id, sql, ty) in seeds {
+            match lift::lift(pack, id, sql, ty) {
+                Ok(mut l) => {
+                    report.lifted += 1;
+                    let facts = facts::plan_facts(&self.cat, &l.ctes, &l.main);
+                    l.features = QueryFeatures::from_facts(&facts, &RecordLabels::default(), pack)
+                        .structure
+                        .to_row()
+                        .0;
+                    self.seeds.push(l);
+                }
+                Err(e) => {
+                    report.not_lifted_total += 1;
+                    if report.not_lifted.len() < 100 {
+                        report.not_lifted.push(format!("{id}: {e}"));
+                    }
+                }
+            }
+        }
+        (self, report)
+    }
+
+    /// A plan for `row` from `ctes` and `main`, with its realised structure and
+    /// deviations.
+    fn plan_of(
+        &self,
+        pack: &SchemaPack,
+        row: &Structure,
+        ctes: Vec<CtePlan>,
+        main: SelectPlan,
+        rng: &mut ChaCha8Rng,
+    ) -> (usize, QueryPlan) {
+        let wanted = row.to_row();
+        let facts = facts::plan_facts(&self.cat, &ctes, &main);
+        // Labels SQL cannot carry are the requested ones.
+        let mut realized =
+            QueryFeatures::from_facts(&facts, &RecordLabels::default(), pack).structure;
+        realized.question_tone = row.question_tone.clone();
+        realized.usage_frequency = row.usage_frequency.clone();
+        let deviations: Vec<Deviation> = FEATURE_COLUMNS
+            .iter()
+            .zip(wanted.0.iter().zip(realized.to_row().0))
+            .filter(|(_, (want, got))| *want != got)
+            .map(|((name, _), (want, got))| Deviation {
+                column: name.to_string(),
+                requested: want.clone(),
+                realized: got,
+            })
+            .collect();
+        let n = deviations.len();
+        (
+            n,
+            QueryPlan {
+                requested: row.clone(),
+                realized,
+                deviations,
+                ctes,
+                main,
+                phrasing: rng.random(),
+                derived_from: None,
+            },
+        )
+    }
+
+    /// A variant of a lifted seed of the requested type close enough to `row`.
+    fn seed_variant(
+        &self,
+        pack: &SchemaPack,
+        row: &Structure,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<QueryPlan> {
+        // The seeds of the requested type closest to the row's structure.
+        let wanted = row.to_row().0;
+        let distance = |s: &lift::LiftedSeed| {
+            s.features
+                .iter()
+                .zip(&wanted)
+                .zip(FEATURE_COLUMNS)
+                .filter(|((a, b), (name, _))| {
+                    a != b && !matches!(*name, "question_tone" | "usage_frequency")
+                })
+                .count()
+        };
+        let of_type: Vec<(&lift::LiftedSeed, usize)> = self
+            .seeds
+            .iter()
+            .filter(|s| s.sql_type == row.sql_type)
+            .map(|s| (s, distance(s)))
+            .collect();
+        let nearest = of_type.iter().map(|(_, d)| *d).min()?;
+        let of_type: Vec<&lift::LiftedSeed> = of_type
+            .into_iter()
+            .filter(|(_, d)| *d <= nearest + 1)
+            .map(|(s, _)| s)
+            .collect();
+        let mut best: Option<(usize, QueryPlan)> = None;
+        for _ in 0..self.params.seed_attempts {
+            let seed = of_type.choose(rng)?;
+            let Some((ctes, mut main)) = vary::vary(pack, &self.cat, seed, rng) else {
+                continue;
+            };
+            // The requested limit strategy, where the seed's order allows it.
+            match (row.limit_strategy, main.order_by.is_empty(), main.limit) {
+                (LimitStrategy::TopN, false, None) => {
+                    main.limit = [5, 10, 20].choose(rng).copied();
+                }
+                (LimitStrategy::OrderedOnly, false, Some(_)) => main.limit = None,
+                (LimitStrategy::FullResults, false, None) => main.order_by.clear(),
+                _ => {}
+            }
+            let (n, mut plan) = self.plan_of(pack, row, ctes, main, rng);
+            plan.derived_from = Some(seed.id.clone());
+            if plan.realized.sql_type == row.sql_type && best.as_ref().is_none_or(|(b, _)| n < *b) {
+                best = Some((n, plan));
+            }
+        }
+        best.filter(|(n, _)| *n <= self.params.seed_deviations)
+            .map(|(_, p)| p)
     }
 }
 
@@ -135,38 +300,23 @@ impl TokenSelector for PackSelector {
                 pack.name()
             )));
         }
+        // A seed's variant first, for a share of the rows (its own stream, so that the
+        // rows without one draw exactly as before).
+        if !self.seeds.is_empty() && self.params.seed_share > 0.0 {
+            let mut seed_rng = ChaCha8Rng::from_seed(rng.random());
+            if seed_rng.random_bool(self.params.seed_share) {
+                if let Some(p) = self.seed_variant(pack, row, &mut seed_rng) {
+                    return Ok(p);
+                }
+            }
+        }
         let req = decode(row);
-        let wanted = row.to_row();
         let mut best: Option<(usize, QueryPlan)> = None;
         for _ in 0..self.params.attempts {
             let Some((ctes, main)) = Attempt::new(&self.cat, &req, rng).run() else {
                 continue;
             };
-            let facts = facts::plan_facts(&self.cat, &ctes, &main);
-            // Labels SQL cannot carry are the requested ones.
-            let mut realized =
-                QueryFeatures::from_facts(&facts, &RecordLabels::default(), pack).structure;
-            realized.question_tone = row.question_tone.clone();
-            realized.usage_frequency = row.usage_frequency.clone();
-            let deviations: Vec<Deviation> = FEATURE_COLUMNS
-                .iter()
-                .zip(wanted.0.iter().zip(realized.to_row().0))
-                .filter(|(_, (want, got))| *want != got)
-                .map(|((name, _), (want, got))| Deviation {
-                    column: name.to_string(),
-                    requested: want.clone(),
-                    realized: got,
-                })
-                .collect();
-            let n = deviations.len();
-            let plan = QueryPlan {
-                requested: row.clone(),
-                realized,
-                deviations,
-                ctes,
-                main,
-                phrasing: rng.random(),
-            };
+            let (n, plan) = self.plan_of(pack, row, ctes, main, rng);
             if best.as_ref().is_none_or(|(b, _)| n < *b) {
                 best = Some((n, plan));
             }
