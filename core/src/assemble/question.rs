@@ -312,6 +312,11 @@ impl<'p> Ctx<'p> {
                 "1" => format!("{} rounded to 1 decimal place", a(0)),
                 d => format!("{} rounded to {d} decimal places", a(0)),
             },
+            // NULLIF(x, 0) only keeps a division by zero from failing: it reads as x.
+            "NULLIF" | "nullif" => a(0),
+            "ABS" | "abs" => format!("the absolute value of {}", a(0)),
+            "DEGREES" | "degrees" => format!("{} in degrees", a(0)),
+            "COALESCE" | "coalesce" => format!("{} (or {} when missing)", a(0), a(1)),
             "ST_MaxDistance" => format!("the largest distance between {} and {}", a(0), a(1)),
             "ST_HausdorffDistance" => {
                 format!("the Hausdorff distance between {} and {}", a(0), a(1))
@@ -548,7 +553,23 @@ impl<'p> Ctx<'p> {
                     parts.join(glue)
                 }
             }
-            PlanExpr::Not { expr } => format!("not ({})", self.condition(expr, owner)),
+            PlanExpr::Not { expr } => {
+                let inner = self.condition(expr, owner);
+                match expr.as_ref() {
+                    PlanExpr::Call { function, .. }
+                        if BOOLEAN_FUNCTIONS.contains(&function.as_str()) =>
+                    {
+                        if inner.contains(" is ") {
+                            inner.replacen(" is ", " is not ", 1)
+                        } else if inner.contains(" lies ") {
+                            inner.replacen(" lies ", " does not lie ", 1)
+                        } else {
+                            format!("it is not the case that {inner}")
+                        }
+                    }
+                    _ => format!("it is not the case that {inner}"),
+                }
+            }
             PlanExpr::IsNull { expr, negated } => format!(
                 "{} is {}",
                 self.expr(expr, owner),
@@ -597,11 +618,18 @@ impl<'p> Ctx<'p> {
                     (false, true) => "largest",
                     (false, false) => "smallest",
                 };
-                out.push(format!(
-                    "the {} is one of the {n} with the {which} {}",
-                    self.noun(&r.alias),
-                    strip_the(&self.expr(&key, false))
-                ));
+                let key = strip_the(&self.expr(&key, false)).to_string();
+                out.push(if n == 1 {
+                    format!(
+                        "the {} is the one with the {which} {key}",
+                        self.noun(&r.alias)
+                    )
+                } else {
+                    format!(
+                        "the {} is one of the {n} with the {which} {key}",
+                        self.noun(&r.alias)
+                    )
+                });
             }
             src = &body.from[0].source;
         }
@@ -702,6 +730,11 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
         let Some(j) = &r.join else { continue };
         let noun = ctx.noun(&r.alias);
         let conds: Vec<String> = j.on.iter().map(|c| ctx.condition(c, true)).collect();
+        if conds.is_empty() {
+            // A LATERAL subquery: its own conditions say which rows are paired.
+            joins.push(format!("each paired with the matching {noun}"));
+            continue;
+        }
         joins.push(format!(
             "{} {} (where {})",
             if j.left {

@@ -60,7 +60,7 @@ impl Default for SelectorParams {
         SelectorParams {
             attempts: 24,
             seed_share: 0.6,
-            seed_attempts: 8,
+            seed_attempts: 4,
             seed_deviations: 1,
         }
     }
@@ -248,6 +248,9 @@ impl PackSelector {
             plan.derived_from = Some(seed.id.clone());
             if plan.realized.sql_type == row.sql_type && best.as_ref().is_none_or(|(b, _)| n < *b) {
                 best = Some((n, plan));
+                if n == 0 {
+                    break;
+                }
             }
         }
         best.filter(|(n, _)| *n <= self.params.seed_deviations)

@@ -178,14 +178,16 @@ pub(crate) fn vary(
     // Each change with even odds; at least one.
     let mut changed = false;
     for step in 0..2 {
-        for kind in 0..3 {
+        for kind in 0..5 {
             if changed && (step == 1 || !v.rng.random_bool(0.5)) {
                 continue;
             }
             changed |= match kind {
-                0 => v.swap_measure(&mut main, &unique),
+                0 => v.swap_measure(&mut main, &unique).is_some(),
                 1 => v.swap_output(pack, &mut main, &unique),
-                _ => v.add_output(pack, &mut main, &unique),
+                2 => v.add_output(pack, &mut main, &unique),
+                3 => v.swap_inner_measure(&mut ctes, &mut main, &unique),
+                _ => v.drop_filter(&mut main, &unique),
             };
         }
         if changed {
@@ -268,7 +270,11 @@ impl Vary<'_, '_> {
 
     /// Swap one measure column of the main query (and its expression subqueries) for
     /// another measure of the same table.
-    fn swap_measure(&mut self, main: &mut SelectPlan, unique: &BTreeMap<String, String>) -> bool {
+    fn swap_measure(
+        &mut self,
+        main: &mut SelectPlan,
+        unique: &BTreeMap<String, String>,
+    ) -> Option<Vec<(String, String)>> {
         // Measures read at the main level, with whether some read sums them.
         let mut used: BTreeMap<(String, String), bool> = BTreeMap::new();
         let mut all_cols: Vec<(String, String)> = Vec::new();
@@ -304,9 +310,7 @@ impl Vary<'_, '_> {
             })
             .collect();
         candidates.sort();
-        let Some((rel, col, t, summed)) = candidates.choose(self.rng).cloned() else {
-            return false;
-        };
+        let (rel, col, t, summed) = candidates.choose(self.rng).cloned()?;
         let tc = &self.cat.tables[t];
         let taken: Vec<&String> = all_cols
             .iter()
@@ -334,9 +338,7 @@ impl Vary<'_, '_> {
             .filter(|c| !compared || tc.filters.iter().any(|f| f.column() == c.as_str()))
             .cloned()
             .collect();
-        let Some(new) = options.choose(self.rng).cloned() else {
-            return false;
-        };
+        let new = options.choose(self.rng).cloned()?;
         let domain = tc.filters.iter().find(|f| f.column() == new).cloned();
         let mut renames: BTreeMap<String, String> = BTreeMap::new();
         let rel_c = rel.clone();
@@ -386,7 +388,7 @@ impl Vary<'_, '_> {
         outs.sort();
         outs.dedup();
         if outs.len() != n {
-            return false;
+            return None;
         }
         for (item, name) in main.items.iter_mut().zip(names) {
             item.alias = name;
@@ -421,12 +423,12 @@ impl Vary<'_, '_> {
         });
         // The literals compared with the new column are drawn from its domain.
         if !redraw.is_empty() {
-            let Some(d) = domain else { return false };
+            let d = domain?;
             let mut fresh = Vec::new();
             for _ in 0..redraw.len() {
                 match self.draw(&d) {
                     Some(l) => fresh.push(l),
-                    None => return false,
+                    None => return None,
                 }
             }
             let mut fresh = fresh.into_iter();
@@ -444,7 +446,138 @@ impl Vary<'_, '_> {
                 }
             });
         }
+        // The level's outputs that changed name: renamed aliases and the plain column.
+        let mut out: Vec<(String, String)> = renames.into_iter().collect();
+        if main.items.iter().any(|i| {
+            i.alias.is_none()
+                && matches!(&i.expr, PlanExpr::Column { rel: r, column: c } if *r == rel && *c == new)
+        }) {
+            out.push((col.clone(), new.clone()));
+        }
+        Some(out)
+    }
+
+    /// Swap a measure inside a CTE body or a derived table of the main query; the
+    /// relations reading it read the renamed output.
+    fn swap_inner_measure(
+        &mut self,
+        ctes: &mut [CtePlan],
+        main: &mut SelectPlan,
+        unique: &BTreeMap<String, String>,
+    ) -> bool {
+        let derived: Vec<usize> = main
+            .from
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r.source, Source::Derived { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        let n = ctes.len() + derived.len();
+        if n == 0 {
+            return false;
+        }
+        let pick = self.rng.random_range(0..n);
+        // Which relations read the level, and the level itself.
+        let (readers, renames): (Vec<String>, Vec<(String, String)>) = if pick < ctes.len() {
+            let Some(renames) = self.swap_measure(&mut ctes[pick].body, unique) else {
+                return false;
+            };
+            let name = ctes[pick].name.clone();
+            let mut readers = Vec::new();
+            let mut note = |p: &mut SelectPlan| {
+                for r in &p.from {
+                    if matches!(&r.source, Source::Cte { name: n } if *n == name) {
+                        readers.push(r.alias.clone());
+                    }
+                }
+            };
+            for c in ctes.iter_mut().skip(pick + 1) {
+                for_each_level(&mut c.body, &mut note);
+            }
+            for_each_level(main, &mut note);
+            (readers, renames)
+        } else {
+            let i = derived[pick - ctes.len()];
+            let alias = main.from[i].alias.clone();
+            let Source::Derived { query } = &mut main.from[i].source else {
+                return false;
+            };
+            let Some(renames) = self.swap_measure(query, unique) else {
+                return false;
+            };
+            (vec![alias], renames)
+        };
+        let rename = |e: &mut PlanExpr| {
+            walk_mut(e, &mut |x| {
+                if let PlanExpr::Column { rel, column } = x {
+                    if readers.contains(rel) {
+                        if let Some((_, new)) = renames.iter().find(|(old, _)| old == column) {
+                            *column = new.clone();
+                        }
+                    }
+                }
+            })
+        };
+        let mut apply = |p: &mut SelectPlan| {
+            for e in level_exprs(p) {
+                rename(e);
+            }
+        };
+        let first_reader = if pick < ctes.len() {
+            pick + 1
+        } else {
+            ctes.len()
+        };
+        for c in ctes.iter_mut().skip(first_reader) {
+            for_each_level(&mut c.body, &mut apply);
+        }
+        // The main level only (its derived tables are levels of their own).
+        for e in level_exprs(main) {
+            rename(e);
+        }
         true
+    }
+
+    /// Drop one condition of the main query on a column no area, version or key fixes
+    /// (a category, a threshold), when another condition remains.
+    fn drop_filter(&mut self, main: &mut SelectPlan, unique: &BTreeMap<String, String>) -> bool {
+        if main.filters.len() < 2 {
+            return false;
+        }
+        let cat = self.cat;
+        let droppable: Vec<usize> = main
+            .filters
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                let PlanExpr::Compare { left, right, .. } = f else {
+                    return false;
+                };
+                let (PlanExpr::Column { rel, column }, PlanExpr::Literal { .. }) =
+                    (left.as_ref(), right.as_ref())
+                else {
+                    return false;
+                };
+                let Some(t) = unique
+                    .get(rel)
+                    .and_then(|k| cat.tables.iter().position(|t| t.key == *k))
+                else {
+                    return false;
+                };
+                let tc = &cat.tables[t];
+                !(cat.area_bound(t, column)
+                    || tc.version.as_ref().is_some_and(|(v, _)| v == column)
+                    || tc.primary_key.contains(column))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        match droppable.choose(self.rng) {
+            Some(&i) => {
+                main.filters.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Draw again, each with even odds, the literals compared with a column that has a
@@ -458,8 +591,10 @@ impl Vary<'_, '_> {
     ) {
         let cat = self.cat;
         let rng = &mut *self.rng;
+        // Only conditions: a literal inside an output (a FILTER, a CASE band) is what the
+        // output's name says.
         let mut each = |p: &mut SelectPlan| {
-            for e in level_exprs(p) {
+            for e in p.filters.iter_mut().chain(p.having.iter_mut()) {
                 walk_mut(e, &mut |x| {
                     let PlanExpr::Compare { left, right, .. } = x else {
                         return;
@@ -605,7 +740,7 @@ impl Vary<'_, '_> {
         for i in &main.items {
             let mut e = i.expr.clone();
             walk_mut(&mut e, &mut |x| {
-                aggregated |= matches!(x, PlanExpr::Aggregate { .. } | PlanExpr::Window { .. });
+                aggregated |= matches!(x, PlanExpr::Aggregate { .. });
             });
         }
         if aggregated {
@@ -814,6 +949,6 @@ mod tests {
             }
         }
         eprintln!("{with} of {total} lifted seeds vary; not: {none:?}");
-        assert!(with * 100 >= total * 60, "{with} of {total}");
+        assert!(with * 100 >= total * 80, "{with} of {total}");
     }
 }
