@@ -26,17 +26,36 @@ fn assembled_queries_explain_in_postgis() {
         ReadOptions::default(),
     );
     let ex = FeatureExtractor::new(&pack);
-    let selector = PackSelector::new(&pack);
+    let records: Vec<_> = reader.map(|r| r.expect("seed corpus reads")).collect();
+    let rows: Vec<_> = records
+        .iter()
+        .map(|r| {
+            ex.extract(&r.sql, &r.labels())
+                .expect("seed parses")
+                .structure
+        })
+        .collect();
+    // The selector draws on the seeds as the pipeline's does: their variants are checked too.
+    let ids: Vec<String> = records
+        .iter()
+        .map(|r| r.id.clone().unwrap_or_default())
+        .collect();
+    let (selector, lifted) = PackSelector::new(&pack).with_seeds(
+        &pack,
+        records
+            .iter()
+            .zip(&rows)
+            .zip(&ids)
+            .map(|((r, row), id)| (id.as_str(), r.sql.as_str(), row.sql_type)),
+    );
+    assert!(lifted.lifted >= 180, "{lifted:?}");
     let mut cases = Vec::new();
-    for (i, r) in reader.enumerate() {
-        let r = r.expect("seed corpus reads");
-        let row = ex
-            .extract(&r.sql, &r.labels())
-            .expect("seed parses")
-            .structure;
+    let mut varied = 0;
+    for (i, row) in rows.iter().enumerate() {
         for k in 0..10u64 {
             let mut rng = sqlsynth::rng::stream(11, sqlsynth::rng::SELECT, i as u64 * 100 + k);
-            let plan = selector.select(&pack, &row, &mut rng).expect("plan");
+            let plan = selector.select(&pack, row, &mut rng).expect("plan");
+            varied += usize::from(plan.derived_from.is_some());
             let a = PostgisAssembler.assemble(&pack, &plan).expect("assembles");
             cases.push(Case {
                 id: format!("row{i}:{k}"),
@@ -44,6 +63,11 @@ fn assembled_queries_explain_in_postgis() {
             });
         }
     }
+    assert!(
+        varied > 300,
+        "only {varied} of {} plans vary a seed",
+        cases.len()
+    );
     let pg = Postgis::with_ddl("sqlsynth_gen", &pack.ddl());
     let results = pg.explain_all(&cases);
     let failures: Vec<String> = cases

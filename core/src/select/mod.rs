@@ -1872,16 +1872,25 @@ impl<'a> Attempt<'a> {
         {
             // A threshold most groups of a city-scale database reach.
             let n = self.rng.random_range(2..=5u32).to_string();
-            self.main.having.push(PlanExpr::compare(
-                CompareOp::Gt,
-                PlanExpr::Aggregate {
-                    function: "count".into(),
-                    arg: None,
-                    distinct: false,
-                    filter: None,
-                },
-                PlanExpr::number(n),
-            ));
+            // The groups' own count: over a join that repeats rows, the distinct entities
+            // the outputs count, not the joined rows.
+            let count = self
+                .main
+                .items
+                .iter()
+                .find_map(|i| match &i.expr {
+                    e @ PlanExpr::Aggregate {
+                        function,
+                        distinct: true,
+                        filter: None,
+                        ..
+                    } if function == "count" && self.expansions > 0 => Some(e.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| PlanExpr::aggregate("count", None));
+            self.main
+                .having
+                .push(PlanExpr::compare(CompareOp::Gt, count, PlanExpr::number(n)));
         }
         // Ordering and limit.
         match self.req.limit {

@@ -598,3 +598,61 @@ fn related_by_intersection(
         (x == *a && y == *b) || (x == *b && y == *a)
     })
 }
+
+/// S2: repairing or explaining the validity of a geometry the WHERE clause already keeps
+/// valid (`WHERE ST_IsValid(g)` beside `ST_MakeValid(g)` or `ST_IsValidReason(g)`), or
+/// reporting the validity it fixes (`ST_IsValid(g)` beside `WHERE [NOT] ST_IsValid(g)`).
+pub(super) fn validity_fixed_by_filter(l: &mut Lint<'_>, lvl: &Level<'_>) {
+    let Some(w) = &lvl.select.selection else {
+        return;
+    };
+    // (argument, kept valid) of every `[NOT] ST_IsValid(arg)` conjunct.
+    let mut fixed: Vec<(String, bool)> = Vec::new();
+    for c in super::scope::conjuncts(w) {
+        let (inner, valid) = match strip(c) {
+            Expr::UnaryOp {
+                op: sqlparser::ast::UnaryOperator::Not,
+                expr,
+            } => (strip(expr), false),
+            other => (other, true),
+        };
+        if let Expr::Function(f) = inner {
+            if fn_name(f) == "st_isvalid" {
+                if let [arg] = args_of(f).as_slice() {
+                    fixed.push((arg.to_string(), valid));
+                }
+            }
+        }
+    }
+    if fixed.is_empty() {
+        return;
+    }
+    for item in &lvl.select.projection {
+        let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item else {
+            continue;
+        };
+        for_each_local(e, &mut |x| {
+            let Expr::Function(f) = x else { return };
+            let name = fn_name(f);
+            let args = args_of(f);
+            let [arg] = args.as_slice() else {
+                return;
+            };
+            let text = arg.to_string();
+            let Some((_, valid)) = fixed.iter().find(|(a, _)| *a == text) else {
+                return;
+            };
+            let why = match (name.as_str(), valid) {
+                ("st_makevalid", true) => "ST_MakeValid of a geometry the WHERE clause keeps valid",
+                ("st_isvalidreason", true) => {
+                    "ST_IsValidReason of a geometry the WHERE clause keeps valid"
+                }
+                ("st_isvalid", _) => {
+                    "ST_IsValid of a geometry whose validity the WHERE clause fixes"
+                }
+                _ => return,
+            };
+            l.flag(SenseCode::NoOp, why.into(), Some(x));
+        });
+    }
+}

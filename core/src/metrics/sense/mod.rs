@@ -260,6 +260,7 @@ impl Lint<'_> {
     fn level<'q>(&mut self, lvl: &Level<'q>, order: &[&'q Expr], exists_body: bool) {
         let shape = joins::check(self, lvl, order);
         calls::whole_records(self, lvl);
+        calls::validity_fixed_by_filter(self, lvl);
         grouping::check(self, lvl, order, &shape, exists_body);
         let mut exprs = select_exprs(lvl.select);
         exprs.extend(order.iter().copied());
