@@ -381,6 +381,23 @@ impl PlanExpr {
         }
     }
 
+    /// The subqueries inside this expression (not those inside them), mutably, in order.
+    pub fn subqueries_mut(&mut self) -> Vec<&mut SelectPlan> {
+        let mut out = Vec::new();
+        fn walk<'a>(e: &'a mut PlanExpr, out: &mut Vec<&'a mut SelectPlan>) {
+            match e {
+                PlanExpr::InSubquery { expr, query, .. } => {
+                    walk(expr, out);
+                    out.push(query);
+                }
+                PlanExpr::Exists { query, .. } | PlanExpr::Scalar { query } => out.push(query),
+                other => other.children_mut().into_iter().for_each(|c| walk(c, out)),
+            }
+        }
+        walk(self, &mut out);
+        out
+    }
+
     /// Every literal in the expression (subqueries included), in order.
     pub fn literals<'a>(&'a self, out: &mut Vec<&'a Literal>) {
         if let PlanExpr::Literal { value } = self {

@@ -45,24 +45,10 @@ fn for_each_level(p: &mut SelectPlan, f: &mut dyn FnMut(&mut SelectPlan)) {
                 .flat_map(|j| j.on.iter_mut()),
         )
     {
-        collect_subs(e, &mut subs);
+        subs.extend(e.subqueries_mut());
     }
     for q in subs {
         for_each_level(q, f);
-    }
-}
-
-fn collect_subs<'a>(e: &'a mut PlanExpr, out: &mut Vec<&'a mut SelectPlan>) {
-    match e {
-        PlanExpr::InSubquery { expr, query, .. } => {
-            collect_subs(expr, out);
-            out.push(query);
-        }
-        PlanExpr::Exists { query, .. } | PlanExpr::Scalar { query } => out.push(query),
-        other => other
-            .children_mut()
-            .into_iter()
-            .for_each(|c| collect_subs(c, out)),
     }
 }
 

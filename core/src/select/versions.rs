@@ -321,25 +321,6 @@ fn is_class_equality(f: &PlanExpr, class: &BTreeSet<(String, String)>) -> bool {
 }
 
 fn for_each_subquery_mut(p: &mut SelectPlan, f: &mut dyn FnMut(&mut SelectPlan)) {
-    fn walk(e: &mut PlanExpr, f: &mut dyn FnMut(&mut SelectPlan)) {
-        match e {
-            PlanExpr::InSubquery { expr, query, .. } => {
-                walk(expr, f);
-                f(query);
-            }
-            PlanExpr::Exists { query, .. } | PlanExpr::Scalar { query } => f(query),
-            PlanExpr::Compare { left, right, .. } => {
-                walk(left, f);
-                walk(right, f);
-            }
-            PlanExpr::Call { args, .. } | PlanExpr::Window { args, .. } => {
-                args.iter_mut().for_each(|a| walk(a, f))
-            }
-            PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => walk(expr, f),
-            PlanExpr::Aggregate { arg: Some(a), .. } => walk(a, f),
-            _ => {}
-        }
-    }
     for e in p
         .items
         .iter_mut()
@@ -347,6 +328,8 @@ fn for_each_subquery_mut(p: &mut SelectPlan, f: &mut dyn FnMut(&mut SelectPlan))
         .chain(p.filters.iter_mut())
         .chain(p.having.iter_mut())
     {
-        walk(e, f);
+        for q in e.subqueries_mut() {
+            f(q);
+        }
     }
 }
