@@ -6,6 +6,9 @@
 //! - the measures: a measure column of the main query is swapped for another measure of
 //!   its table (a summed one only for an additive one), with the literals it is compared
 //!   with drawn again from the new column's domain and the outputs named after it renamed;
+//! - the grouping: another category of the same table (per building type instead of per
+//!   scenario), with the outputs and the order that read it;
+//! - the conditions: one that no area or version fixes may be dropped;
 //! - the limit.
 //!
 //! A variant must change at least one column, so that it is a new query, not a seed
@@ -164,7 +167,7 @@ pub(crate) fn vary(
     // Each change with even odds; at least one.
     let mut changed = false;
     for step in 0..2 {
-        for kind in 0..5 {
+        for kind in 0..6 {
             if changed && (step == 1 || !v.rng.random_bool(0.5)) {
                 continue;
             }
@@ -173,7 +176,8 @@ pub(crate) fn vary(
                 1 => v.swap_output(pack, &mut main, &unique),
                 2 => v.add_output(pack, &mut main, &unique),
                 3 => v.swap_inner_measure(&mut ctes, &mut main, &unique),
-                _ => v.drop_filter(&mut main, &unique),
+                4 => v.drop_filter(&mut main, &unique),
+                _ => v.swap_group(&mut main, &unique),
             };
         }
         if changed {
@@ -564,6 +568,108 @@ impl Vary<'_, '_> {
             }
             None => false,
         }
+    }
+
+    /// Group (or partition) by another category of the same table: the heat-pump share
+    /// per building type instead of per scenario. The column must be read nowhere but in
+    /// the grouping, its outputs and the order; its new one is not fixed by an area or a
+    /// version, nor read elsewhere.
+    fn swap_group(&mut self, main: &mut SelectPlan, unique: &BTreeMap<String, String>) -> bool {
+        let mut keys: Vec<(String, String)> = Vec::new();
+        let mut note = |e: &PlanExpr| {
+            if let PlanExpr::Column { rel, column } = e {
+                keys.push((rel.clone(), column.clone()));
+            }
+        };
+        main.group_by.iter().for_each(&mut note);
+        for i in &main.items {
+            let mut e = i.expr.clone();
+            walk_mut(&mut e, &mut |x| {
+                if let PlanExpr::Window { partition_by, .. } = x {
+                    partition_by.iter().for_each(&mut note);
+                }
+            });
+        }
+        keys.sort();
+        keys.dedup();
+        let cat = self.cat;
+        let mut slots: Vec<(String, String, Vec<String>)> = Vec::new();
+        for (rel, col) in keys {
+            let Some(t) = unique
+                .get(&rel)
+                .and_then(|k| cat.tables.iter().position(|t| t.key == *k))
+            else {
+                continue;
+            };
+            let mut in_conditions = std::collections::BTreeSet::new();
+            for f in main.filters.iter().chain(&main.having) {
+                super::facts::columns_in(f, &rel, &mut in_conditions);
+            }
+            for r in &main.from {
+                if let Some(j) = &r.join {
+                    j.on.iter()
+                        .for_each(|e| super::facts::columns_in(e, &rel, &mut in_conditions));
+                }
+            }
+            if in_conditions.contains(&col) {
+                continue;
+            }
+            let mut read = std::collections::BTreeSet::new();
+            super::facts::columns_of(main, &rel, &mut read);
+            let tc = &cat.tables[t];
+            let options: Vec<String> = tc
+                .groupable
+                .iter()
+                .filter(|c| {
+                    !read.contains(*c)
+                        && !cat.area_bound(t, c)
+                        && tc.version.as_ref().is_none_or(|(v, _)| v != *c)
+                })
+                .cloned()
+                .collect();
+            if !options.is_empty() {
+                slots.push((rel, col, options));
+            }
+        }
+        let Some((rel, col, options)) = slots.choose(self.rng).cloned() else {
+            return false;
+        };
+        let Some(new) = options.choose(self.rng).cloned() else {
+            return false;
+        };
+        // Grouping by the version (a project's scenarios) read every version: without
+        // it, the query reads one, the default.
+        let pin = unique
+            .get(&rel)
+            .and_then(|k| cat.tables.iter().find(|t| t.key == *k))
+            .and_then(|t| t.version.as_ref())
+            .filter(|(v, _)| *v == col)
+            .and_then(|(v, values)| Some((v.clone(), json_literal(values.first()?)?)));
+        let mut swap = |e: &mut PlanExpr| {
+            walk_mut(e, &mut |x| {
+                if let PlanExpr::Column { rel: r, column: c } = x {
+                    if *r == rel && *c == col {
+                        *c = new.clone();
+                    }
+                }
+            })
+        };
+        if let Some((v, value)) = pin {
+            main.filters.push(PlanExpr::compare(
+                crate::plan::CompareOp::Eq,
+                PlanExpr::column(&rel, &v),
+                PlanExpr::Literal { value },
+            ));
+        }
+        main.group_by.iter_mut().for_each(&mut swap);
+        main.order_by.iter_mut().for_each(|(e, _)| swap(e));
+        for i in &mut main.items {
+            swap(&mut i.expr);
+            if matches!(&i.expr, PlanExpr::Column { rel: r, column: c } if *r == rel && *c == new) {
+                i.alias = None;
+            }
+        }
+        true
     }
 
     /// Draw again, each with even odds, the literals compared with a column that has a
