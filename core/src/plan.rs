@@ -22,6 +22,17 @@ pub enum Literal {
 }
 
 impl Literal {
+    /// A literal for a JSON value of the pack (a domain's value, an area's value): strings,
+    /// numbers and booleans; none for anything else.
+    pub fn from_json(v: &serde_json::Value) -> Option<Literal> {
+        match v {
+            serde_json::Value::String(s) => Some(Literal::Text(s.clone())),
+            serde_json::Value::Number(n) => Some(Literal::Number(n.to_string())),
+            serde_json::Value::Bool(b) => Some(Literal::Bool(*b)),
+            _ => None,
+        }
+    }
+
     /// The literal as it appears in SQL text (strings without their quotes).
     pub fn text(&self) -> String {
         match self {

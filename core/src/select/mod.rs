@@ -985,14 +985,7 @@ impl<'a> Attempt<'a> {
         }
         let i = self.area_index()?;
         let v = self.cat.areas[i].value(&self.cat.tables[t].key, column)?;
-        Some(match v {
-            serde_json::Value::String(s) => PlanExpr::text(s.clone()),
-            serde_json::Value::Number(n) => PlanExpr::number(n.to_string()),
-            serde_json::Value::Bool(b) => PlanExpr::Literal {
-                value: crate::plan::Literal::Bool(*b),
-            },
-            _ => return None,
-        })
+        crate::plan::Literal::from_json(v).map(|value| PlanExpr::Literal { value })
     }
 
     /// A metric CRS for measuring: the query area's, else one of `@metric_srid`.
@@ -1038,14 +1031,11 @@ impl<'a> Attempt<'a> {
     /// A realistic literal from a domain.
     pub(crate) fn literal_for(&mut self, f: &Filterable, round: bool) -> PlanExpr {
         match f {
-            Filterable::Enum { values, .. } => match values.choose(self.rng) {
-                Some(serde_json::Value::String(s)) => PlanExpr::text(s.clone()),
-                Some(serde_json::Value::Number(n)) => PlanExpr::number(n.to_string()),
-                Some(serde_json::Value::Bool(b)) => PlanExpr::Literal {
-                    value: crate::plan::Literal::Bool(*b),
-                },
-                _ => PlanExpr::number("0"),
-            },
+            Filterable::Enum { values, .. } => values
+                .choose(self.rng)
+                .and_then(crate::plan::Literal::from_json)
+                .map(|value| PlanExpr::Literal { value })
+                .unwrap_or_else(|| PlanExpr::number("0")),
             Filterable::Range {
                 min, max, integer, ..
             } => {

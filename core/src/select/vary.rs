@@ -79,17 +79,8 @@ fn walk_mut(e: &mut PlanExpr, f: &mut dyn FnMut(&mut PlanExpr)) {
     }
 }
 
-fn json_literal(v: &serde_json::Value) -> Option<Literal> {
-    match v {
-        serde_json::Value::String(s) => Some(Literal::Text(s.clone())),
-        serde_json::Value::Number(n) => Some(Literal::Number(n.to_string())),
-        serde_json::Value::Bool(b) => Some(Literal::Bool(*b)),
-        _ => None,
-    }
-}
-
 fn same(l: &Literal, v: &serde_json::Value) -> bool {
-    json_literal(v).is_some_and(|x| match (&x, l) {
+    Literal::from_json(v).is_some_and(|x| match (&x, l) {
         (Literal::Number(a), Literal::Number(b)) => a.parse::<f64>().ok() == b.parse::<f64>().ok(),
         _ => &x == l,
     })
@@ -254,7 +245,7 @@ impl Vary<'_, '_> {
                     max - min,
                 )))
             }
-            Filterable::Enum { values, .. } => values.choose(self.rng).and_then(json_literal),
+            Filterable::Enum { values, .. } => values.choose(self.rng).and_then(Literal::from_json),
         }
     }
 
@@ -644,7 +635,7 @@ impl Vary<'_, '_> {
             .and_then(|k| cat.tables.iter().find(|t| t.key == *k))
             .and_then(|t| t.version.as_ref())
             .filter(|(v, _)| *v == col)
-            .and_then(|(v, values)| Some((v.clone(), json_literal(values.first()?)?)));
+            .and_then(|(v, values)| Some((v.clone(), Literal::from_json(values.first()?)?)));
         let mut swap = |e: &mut PlanExpr| {
             walk_mut(e, &mut |x| {
                 if let PlanExpr::Column { rel: r, column: c } = x {
@@ -729,7 +720,7 @@ impl Vary<'_, '_> {
                         }
                         Filterable::Enum { values, .. } => values
                             .choose(rng)
-                            .and_then(json_literal)
+                            .and_then(Literal::from_json)
                             .filter(|l| std::mem::discriminant(l) == std::mem::discriminant(value)),
                         _ => None,
                     };
@@ -939,7 +930,8 @@ impl Vary<'_, '_> {
                             for t in tables.get(rel).into_iter().flatten() {
                                 let name = t.rsplit('.').next().unwrap_or(t);
                                 if old.value(name, column).is_some_and(|v| same(value, v)) {
-                                    if let Some(l) = new.value(name, column).and_then(json_literal)
+                                    if let Some(l) =
+                                        new.value(name, column).and_then(Literal::from_json)
                                     {
                                         *value = l;
                                     }

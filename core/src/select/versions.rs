@@ -42,11 +42,7 @@ pub(crate) fn scope_versions(
     }) else {
         return;
     };
-    let lit = match value {
-        serde_json::Value::String(s) => Literal::Text(s.clone()),
-        serde_json::Value::Bool(b) => Literal::Bool(*b),
-        other => Literal::Number(other.to_string()),
-    };
+    let lit = Literal::from_json(value).unwrap_or_else(|| Literal::Number(value.to_string()));
     // A CTE whose version the main query groups by (lines per scenario) is read in every
     // version.
     let grouped_outside: BTreeSet<String> = main
