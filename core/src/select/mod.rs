@@ -1030,20 +1030,9 @@ impl<'a> Attempt<'a> {
 
     /// A realistic literal from a domain.
     pub(crate) fn literal_for(&mut self, f: &Filterable, round: bool) -> PlanExpr {
-        match f {
-            Filterable::Enum { values, .. } => values
-                .choose(self.rng)
-                .and_then(crate::plan::Literal::from_json)
-                .map(|value| PlanExpr::Literal { value })
-                .unwrap_or_else(|| PlanExpr::number("0")),
-            Filterable::Range {
-                min, max, integer, ..
-            } => {
-                // Packs refuse non-finite or inverted ranges at load (SchemaPack::from_data).
-                let x = self.rng.random_range(*min..=*max);
-                PlanExpr::number(format_number(x, *integer, round, max - min))
-            }
-        }
+        draw_literal(f, round, self.rng)
+            .map(|value| PlanExpr::Literal { value })
+            .unwrap_or_else(|| PlanExpr::number("0"))
     }
 
     /// Adds a subquery; returns Some(true) when it brought a new table.
@@ -2260,6 +2249,32 @@ fn table_source(cat: &Catalog, t: usize) -> Source {
 }
 
 /// A number printed the way a person would write it.
+/// A realistic literal from a domain: one of its values, or a number in its range (rounded
+/// as a person writes it when `round`). None for a domain value that is no literal.
+pub(crate) fn draw_literal(
+    f: &Filterable,
+    round: bool,
+    rng: &mut ChaCha8Rng,
+) -> Option<crate::plan::Literal> {
+    match f {
+        Filterable::Enum { values, .. } => {
+            values.choose(rng).and_then(crate::plan::Literal::from_json)
+        }
+        Filterable::Range {
+            min, max, integer, ..
+        } => {
+            // Packs refuse non-finite or inverted ranges at load (SchemaPack::from_data).
+            let x = rng.random_range(*min..=*max);
+            Some(crate::plan::Literal::Number(format_number(
+                x,
+                *integer,
+                round,
+                max - min,
+            )))
+        }
+    }
+}
+
 pub(crate) fn format_number(x: f64, integer: bool, round: bool, span: f64) -> String {
     if integer {
         let v = x.round() as i64;

@@ -233,20 +233,7 @@ impl Vary<'_, '_> {
     }
 
     fn draw(&mut self, f: &Filterable) -> Option<Literal> {
-        match f {
-            Filterable::Range {
-                min, max, integer, ..
-            } => {
-                let x = self.rng.random_range(*min..=*max);
-                Some(Literal::Number(super::format_number(
-                    x,
-                    *integer,
-                    true,
-                    max - min,
-                )))
-            }
-            Filterable::Enum { values, .. } => values.choose(self.rng).and_then(Literal::from_json),
-        }
+        super::draw_literal(f, true, self.rng)
     }
 
     /// Swap one measure column of the main query (and its expression subqueries) for
@@ -706,23 +693,11 @@ impl Vary<'_, '_> {
                     if !rng.random_bool(0.5) {
                         return;
                     }
+                    // Same kind of literal as the seed's (a number stays a number).
                     let fresh = match f {
-                        Filterable::Range {
-                            min, max, integer, ..
-                        } if matches!(value, Literal::Number(_)) => {
-                            let x = rng.random_range(*min..=*max);
-                            Some(Literal::Number(super::format_number(
-                                x,
-                                *integer,
-                                true,
-                                max - min,
-                            )))
-                        }
-                        Filterable::Enum { values, .. } => values
-                            .choose(rng)
-                            .and_then(Literal::from_json)
+                        Filterable::Range { .. } if !matches!(value, Literal::Number(_)) => None,
+                        _ => super::draw_literal(f, true, rng)
                             .filter(|l| std::mem::discriminant(l) == std::mem::discriminant(value)),
-                        _ => None,
                     };
                     if let Some(l) = fresh {
                         *value = l;
