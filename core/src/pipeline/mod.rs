@@ -306,7 +306,15 @@ const MIN_EXECUTE_BATCH: usize = 256;
 
 /// One row's outcome after the parallel phase.
 enum Outcome {
+    /// No plan (or no SQL) came of the row.
     Rejected(&'static str),
+    /// A plan that cannot be accepted, known before it is validated: its structure
+    /// deviates more than the threshold allows, or its SQL was accepted in an earlier
+    /// chunk. Only counted (with the plan's deviating columns).
+    Dropped {
+        why: &'static str,
+        deviations: Vec<String>,
+    },
     Candidate(Box<Scored>),
 }
 
@@ -552,7 +560,7 @@ impl Generator<'_> {
                     .cloned()
                     .collect();
                 let chunk = chunk.as_slice();
-                let outcomes = self.candidates(opts, chunk, progress);
+                let outcomes = self.candidates(opts, chunk, &seen_sql, progress);
                 t_candidates += t.elapsed().as_secs_f64();
                 let t = Instant::now();
                 let mut runs = executor.map(|e| ChunkRuns::new(e, &outcomes, &opts.thresholds));
@@ -560,6 +568,18 @@ impl Generator<'_> {
                     let c = match o {
                         Outcome::Rejected(why) => {
                             *stats.rejections.entry(why.to_string()).or_default() += 1;
+                            continue;
+                        }
+                        Outcome::Dropped { why, deviations } => {
+                            stats.planned += 1;
+                            for d in deviations {
+                                *stats.deviations_by_column.entry(d).or_default() += 1;
+                            }
+                            if stats.accepted >= opts.rows {
+                                stats.unused_rows += 1;
+                            } else {
+                                *stats.rejections.entry(why.to_string()).or_default() += 1;
+                            }
                             continue;
                         }
                         Outcome::Candidate(c) => c,
@@ -703,10 +723,11 @@ impl Generator<'_> {
         &self,
         opts: &GenerateOptions,
         sampled: &[(u64, Structure)],
+        seen_sql: &HashSet<String>,
         progress: &dyn Progress,
     ) -> Vec<Outcome> {
         let work = |(i, (r, row)): (usize, &(u64, Structure))| -> Outcome {
-            let out = self.one(opts, *r, row.clone());
+            let out = self.one(opts, *r, row.clone(), seen_sql);
             if i % 256 == 255 {
                 progress.advance(256);
             }
@@ -737,14 +758,34 @@ impl Generator<'_> {
         }
     }
 
-    fn one(&self, opts: &GenerateOptions, row: u64, requested: Structure) -> Outcome {
+    /// One row: its plan, SQL and question, and their validation. `seen_sql` holds the
+    /// SQL accepted in the chunks before this one (the same whatever the thread count).
+    fn one(
+        &self,
+        opts: &GenerateOptions,
+        row: u64,
+        requested: Structure,
+        seen_sql: &HashSet<String>,
+    ) -> Outcome {
         let mut rng = crate::rng::stream(opts.seed, crate::rng::SELECT, row);
         let Ok(plan) = self.selector.select(self.pack, &requested, &mut rng) else {
             return Outcome::Rejected("selection_failed");
         };
+        let dropped = |why| Outcome::Dropped {
+            why,
+            deviations: plan.deviations.iter().map(|d| d.column.clone()).collect(),
+        };
+        // The validator would find the same mismatch in the SQL (the plan's realised
+        // structure is what the SQL's features are): not worth assembling.
+        if planned_match(&plan) < opts.thresholds.complexity_match {
+            return dropped("structure_mismatch");
+        }
         let Ok(assembled) = self.assembler.assemble(self.pack, &plan) else {
             return Outcome::Rejected("assembly_failed");
         };
+        if seen_sql.contains(&assembled.sql) {
+            return dropped("duplicate_sql");
+        }
         let report = self.validator.validate_candidate(&Candidate {
             sql: assembled.sql.clone(),
             question: Some(assembled.question.clone()),
@@ -990,6 +1031,19 @@ fn type_quotas(shares: &BTreeMap<String, f64>, rows: u64) -> BTreeMap<String, u6
 }
 
 /// Why a scored candidate is rejected, if it is.
+/// The `complexity_match` score the plan's own deviations give (the metric compares the
+/// same columns, leaving out the labels SQL cannot carry).
+fn planned_match(plan: &QueryPlan) -> f64 {
+    const UNSEEN: [&str; 2] = ["usage_frequency", "question_tone"];
+    let compared = FEATURE_COLUMNS.len() - UNSEEN.len();
+    let off = plan
+        .deviations
+        .iter()
+        .filter(|d| !UNSEEN.contains(&d.column.as_str()))
+        .count();
+    (compared - off.min(compared)) as f64 / compared as f64
+}
+
 fn reject_reason(r: &ValidationReport, t: &Thresholds) -> Option<&'static str> {
     let score = |name: &str| {
         r.breakdown
