@@ -59,8 +59,6 @@ pub(crate) struct TableCat {
     pub additive: Vec<String>,
     /// The columns identifying the entity a row describes: what "how many" counts.
     pub entity: Vec<String>,
-    /// Timestamp columns (for "the most recent …").
-    pub timestamps: Vec<String>,
     /// A table of one row per area (or per area and scenario): ranking its rows or
     /// clustering them many ways says little.
     pub few_rows: bool,
@@ -239,7 +237,6 @@ impl Catalog {
             let mut geoms = Vec::new();
             let mut raster = None;
             let mut numeric = Vec::new();
-            let mut timestamps = Vec::new();
             let mut filters = Vec::new();
             let mut groupable = Vec::new();
             for (col, ty) in &info.columns {
@@ -265,7 +262,7 @@ impl Catalog {
                         })
                     }
                     SqlType::Raster => raster = Some(col.clone()),
-                    SqlType::Timestamp => timestamps.push(col.clone()),
+                    SqlType::Timestamp => {}
                     _ if info.role(col) == Some(ColumnRole::Measure) => numeric.push(col.clone()),
                     _ => {}
                 }
@@ -357,7 +354,6 @@ impl Catalog {
                 numeric,
                 additive: info.additive.clone(),
                 entity: info.entity.clone(),
-                timestamps,
                 few_rows,
                 filters,
                 groupable,

@@ -1081,7 +1081,16 @@ impl Attempt<'_> {
         // names a kind (geometry type, validity reason), never distinct shapes or rasters.
         let text_kind = matches!(&gen.expr, PlanExpr::Call { function, .. }
             if function == "ST_GeometryType");
-        if needs_wrap && (gen.out == Out::Raster || (gen.out == Out::Other && !text_kind)) {
+        // Nor an accessor's number (a coordinate, a vertex or part count, an SRID): the
+        // smallest centroid longitude of a group is no property of it.
+        let accessor = matches!(&gen.expr, PlanExpr::Call { function, .. }
+            if self.cat.functions.get(&function.to_lowercase())
+                == Some(&crate::pack::FunctionCategory::Accessors));
+        if needs_wrap
+            && (gen.out == Out::Raster
+                || (gen.out == Out::Other && !text_kind)
+                || (gen.out == Out::Num && accessor))
+        {
             return false;
         }
         let mut name = gen.name.clone();

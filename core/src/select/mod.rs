@@ -58,7 +58,7 @@ pub struct SelectorParams {
 impl Default for SelectorParams {
     fn default() -> Self {
         SelectorParams {
-            attempts: 24,
+            attempts: 16,
             seed_share: 0.6,
             seed_attempts: 4,
             seed_deviations: 1,
@@ -1270,6 +1270,7 @@ impl<'a> Attempt<'a> {
             let Some(lit) = self.area_value(inst.table, &col) else {
                 continue;
             };
+            self.pin_place(inst.table, &inst.alias.clone());
             self.filtered.insert((inst.alias.clone(), col.clone()));
             self.main.filters.push(PlanExpr::compare(
                 CompareOp::Eq,
@@ -1277,6 +1278,16 @@ impl<'a> Attempt<'a> {
                 lit,
             ));
             return;
+        }
+    }
+
+    /// Records that `alias` (of table `t`) is pinned to the query's place: every column an
+    /// area fixes (the project's id and name, its city, its network) is then one value,
+    /// nothing to filter, group, order or show again.
+    fn pin_place(&mut self, t: usize, alias: &str) {
+        let cols: Vec<String> = self.cat.area_bound.get(t).cloned().unwrap_or_default();
+        for c in cols {
+            self.filtered.insert((alias.to_string(), c));
         }
     }
 
@@ -1395,9 +1406,7 @@ impl<'a> Attempt<'a> {
         if self.cat.area_bound(t, f.column()) {
             let lit = self.area_value(t, f.column())?;
             // One place pin per relation: its id and its name say the same.
-            for c in self.cat.area_filter_columns(t) {
-                self.filtered.insert((alias.to_string(), c));
-            }
+            self.pin_place(t, alias);
             return Some(PlanExpr::compare(
                 CompareOp::Eq,
                 PlanExpr::column(alias, f.column()),
@@ -1906,11 +1915,30 @@ impl<'a> Attempt<'a> {
     }
 
     /// Columns the WHERE clause pins to one value.
+    /// Whether the WHERE clause fixes `e`: an equality with a literal, or a column an
+    /// area fixes on a relation pinned to its place (the project's name, once its id is).
     fn pinned(&self, e: &PlanExpr) -> bool {
-        self.main.filters.iter().any(|f| {
-            matches!(f, PlanExpr::Compare { op: CompareOp::Eq, left, right }
-                if left.as_ref() == e && matches!(right.as_ref(), PlanExpr::Literal { .. }))
-        })
+        let direct = |e: &PlanExpr| {
+            self.main.filters.iter().any(|f| {
+                matches!(f, PlanExpr::Compare { op: CompareOp::Eq, left, right }
+                    if left.as_ref() == e && matches!(right.as_ref(), PlanExpr::Literal { .. }))
+            })
+        };
+        if direct(e) {
+            return true;
+        }
+        let PlanExpr::Column { rel, column } = e else {
+            return false;
+        };
+        let Some(t) = self.insts.iter().find(|i| &i.alias == rel).map(|i| i.table) else {
+            return false;
+        };
+        self.cat.area_bound(t, column)
+            && self
+                .cat
+                .area_bound
+                .get(t)
+                .is_some_and(|cols| cols.iter().any(|c| direct(&PlanExpr::column(rel, c))))
     }
 
     fn order_key(&mut self) -> Option<(PlanExpr, bool)> {
@@ -2048,15 +2076,28 @@ impl<'a> Attempt<'a> {
                 None
             } else {
                 // Not by a column a filter (or the column the data ties it to) fixes.
+                // Nor by a time ("the 100 most recent") or a measure of a few coded values
+                // (three voltages, all ties): those subsets are arbitrary.
+                let coded = |c: &String| {
+                    tcat.filters
+                        .iter()
+                        .any(|f| matches!(f, Filterable::Enum { .. }) && f.column() == c)
+                };
                 let keys: Vec<(String, bool)> = tcat
                     .numeric
                     .iter()
                     .filter(|c| !self.filtered.contains(&(alias.clone(), (*c).clone())))
+                    .filter(|c| !coded(c))
                     .map(|c| (c.clone(), self.rng.random_bool(0.7)))
-                    .chain(tcat.timestamps.iter().map(|c| (c.clone(), true)))
                     .collect();
                 keys.choose(self.rng).cloned()
             };
+            // Without a ranking the levels would only filter one table: the same query as
+            // its filters in the outer WHERE clause (the `sense` metric's L3). No nesting
+            // then; the attempt's structure says so.
+            if rank_key.is_none() {
+                continue;
+            }
             let top = *[50u64, 100, 200].choose(self.rng).expect("non-empty");
             // The outer query's conditions on this relation's own rows go before the
             // ranking: "the 50 longest lines of Turin's network", not "those of the 50

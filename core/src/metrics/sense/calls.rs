@@ -251,6 +251,35 @@ fn call(l: &mut Lint<'_>, lvl: &Level<'_>, x: &Expr, shape: &Shape) {
     }
 
     // S3: aggregates that mean nothing.
+    if matches!(name.as_str(), "min" | "max" | "sum" | "avg") && f.over.is_none() {
+        // Extremes and averages of a coordinate, a vertex or part count or an SRID: the
+        // smallest centroid longitude of a group is no property of it.
+        if let Some(Expr::Function(inner)) = args.first().copied().map(strip) {
+            let n = super::fn_name(inner);
+            if matches!(
+                n.as_str(),
+                "st_x"
+                    | "st_y"
+                    | "st_z"
+                    | "st_npoints"
+                    | "st_numpoints"
+                    | "st_numgeometries"
+                    | "st_nrings"
+                    | "st_srid"
+                    | "st_ndims"
+                    | "st_zmflag"
+            ) {
+                l.flag(
+                    SenseCode::MeaninglessAggregate,
+                    format!(
+                        "{}({n}(…)) is no property of the group",
+                        name.to_uppercase()
+                    ),
+                    Some(x),
+                );
+            }
+        }
+    }
     if matches!(name.as_str(), "count" | "sum" | "avg") {
         let arg = args.first().copied();
         if name == "count" && distinct_args(f) {
@@ -448,7 +477,7 @@ fn strip(e: &Expr) -> &Expr {
 
 /// The pack's role of `table.column` (declared or inferred) and whether its sum means
 /// something.
-fn column_role(l: &Lint<'_>, table: &str, column: &str) -> (Option<ColumnRole>, bool) {
+pub(super) fn column_role(l: &Lint<'_>, table: &str, column: &str) -> (Option<ColumnRole>, bool) {
     let (schema, name) = table.split_once('.').unwrap_or(("", table));
     match l.pack.table(schema, name) {
         Some(info) => (info.role(column), info.additive.iter().any(|c| c == column)),

@@ -12,16 +12,54 @@ use super::scope::{
 use super::{args_of, constant, distinct_args, fn_name, number, text, Lint, SenseCode};
 use crate::sql::analyze::fold;
 
-/// Columns the WHERE clause pins to one value (`col = literal`).
+/// Columns the WHERE clause pins to one value (`col = literal`), and the columns of the
+/// same relation the pinned value fixes through the pack's areas (`project_id =
+/// 'milano_centro'` fixes the project's name, city and network: one area has that id).
 pub(super) fn pinned(l: &Lint<'_>, lvl: &Level<'_>) -> Vec<ColRef> {
-    let mut v = Vec::new();
+    let mut v: Vec<ColRef> = Vec::new();
+    let mut named: Vec<(ColRef, &str)> = Vec::new();
     if let Some(w) = &lvl.select.selection {
         for (left, right) in equalities(w) {
             let lit = |e: &Expr| number(e).is_some() || text(e).is_some();
             if let (Some(col), true) = (lvl.column(l.pack, left), lit(right)) {
+                if let Some(t) = text(right) {
+                    named.push((col.clone(), t));
+                }
                 v.push(col);
             } else if let (Some(col), true) = (lvl.column(l.pack, right), lit(left)) {
+                if let Some(t) = text(left) {
+                    named.push((col.clone(), t));
+                }
                 v.push(col);
+            }
+        }
+    }
+    for (col, t) in named {
+        // Only a value that names one area (its id or its name: a project) fixes the
+        // area's other values; a region code or a city may hold places the pack does not
+        // list.
+        let mut areas = l.pack.data().areas.iter().filter(|a| {
+            (t == a.id || t == a.name)
+                && a.value(&col.table, &col.column).and_then(|y| y.as_str()) == Some(t)
+        });
+        let (Some(first), None) = (areas.next(), areas.next()) else {
+            continue;
+        };
+        let Some(info) = col
+            .table
+            .split_once('.')
+            .and_then(|(s, t)| l.pack.table(s, t))
+        else {
+            continue;
+        };
+        for other in &info.area_bound {
+            let c = ColRef {
+                alias: col.alias.clone(),
+                table: col.table.clone(),
+                column: other.clone(),
+            };
+            if first.value(&col.table, other).is_some() && !v.contains(&c) {
+                v.push(c);
             }
         }
     }

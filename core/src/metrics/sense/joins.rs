@@ -386,6 +386,14 @@ pub(super) fn check(l: &mut Lint<'_>, lvl: &Level<'_>, order: &[&Expr]) -> Shape
                 format!("{alias} is joined but nothing reads it outside its own ON condition"),
                 lvl.rels[i].on,
             );
+        } else if key_only && base && !counts_rows(lvl) && reads_only_pinned(l, lvl, order, i) {
+            l.flag(
+                SenseCode::UnusedJoin,
+                format!(
+                    "{alias} is joined only to show values the WHERE clause fixes: the same on every row"
+                ),
+                lvl.rels[i].on,
+            );
         }
         if lvl.rels[i].left {
             // A later inner join whose ON condition reads this relation drops its
@@ -440,6 +448,44 @@ pub(super) fn check(l: &mut Lint<'_>, lvl: &Level<'_>, order: &[&Expr]) -> Shape
     }
     fan_out(l, lvl, &shape, order);
     shape
+}
+
+/// Whether every column of relation `i` the outputs, the grouping and the ordering read is
+/// one the WHERE clause fixes (directly or through the pack's areas), and some is read.
+fn reads_only_pinned(l: &Lint<'_>, lvl: &Level<'_>, order: &[&Expr], i: usize) -> bool {
+    let alias = &lvl.rels[i].alias;
+    let pins: BTreeSet<String> = super::grouping::pinned(l, lvl)
+        .into_iter()
+        .filter(|c| &c.alias == alias)
+        .map(|c| c.column)
+        .collect();
+    let mut exprs: Vec<&Expr> = Vec::new();
+    for item in &lvl.select.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => exprs.push(e),
+            _ => return false,
+        }
+    }
+    if let sqlparser::ast::GroupByExpr::Expressions(g, _) = &lvl.select.group_by {
+        exprs.extend(g.iter());
+    }
+    if let Some(h) = &lvl.select.having {
+        exprs.push(h);
+    }
+    exprs.extend(order.iter().copied());
+    let mut read = 0usize;
+    let mut free = false;
+    for e in exprs {
+        for_each_local(e, &mut |x| {
+            if let Some(c) = lvl.column(l.pack, x) {
+                if &c.alias == alias {
+                    read += 1;
+                    free |= !pins.contains(&c.column);
+                }
+            }
+        });
+    }
+    read > 0 && !free
 }
 
 /// The key equalities joining relation `i`, written without its own alias:
@@ -541,6 +587,45 @@ fn fan_out(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, order: &[&Expr]) {
                     });
                 if repeated {
                     hits.push(("SUM(…) adds up values of rows the join repeats".into(), x));
+                }
+            } else if matches!(
+                name.as_str(),
+                "avg" | "st_collect" | "array_agg" | "string_agg" | "stddev" | "variance"
+            ) {
+                // Averages weighted by how often the join repeats each row, collections
+                // holding each repeated geometry several times.
+                let mut read = BTreeSet::new();
+                for a in args_of(f) {
+                    lvl.aliases_in(pack, a, &mut read);
+                }
+                let by_key = lvl
+                    .rels
+                    .iter()
+                    .any(|r| super::grouping::groups_by_key_of(l, lvl, &group_cols, r));
+                // An average over the first relation's rows (the query's entity) that a
+                // join repeats; collections of any repeated relation.
+                let base_only = name != "avg" && name != "stddev" && name != "variance"
+                    || lvl
+                        .rels
+                        .first()
+                        .is_some_and(|r| read.len() == 1 && read.contains(&r.alias));
+                let repeated = !by_key
+                    && base_only
+                    && !read.is_empty()
+                    && read.iter().all(|a| {
+                        lvl.rels
+                            .iter()
+                            .position(|r| &r.alias == a)
+                            .is_some_and(|i| shape.repeated[i])
+                    });
+                if repeated {
+                    hits.push((
+                        format!(
+                            "{}(…) reads rows the join repeats: each counts as often as it is matched",
+                            name.to_uppercase()
+                        ),
+                        x,
+                    ));
                 }
             } else if name == "sum" || (name == "count" && !distinct_args(f) && !star_args(f)) {
                 if let Some(c) = args_of(f).first().and_then(|a| lvl.column(pack, a)) {

@@ -15,7 +15,11 @@ pub(super) fn check_body(l: &mut Lint<'_>, body: &Query, what: &str) {
     let Some(sel) = single_select(body) else {
         return;
     };
-    if body.limit_clause.is_some() || body.order_by.is_some() || sel.distinct.is_some() {
+    if body.limit_clause.is_some() {
+        arbitrary_top(l, body, sel, what);
+        return;
+    }
+    if body.order_by.is_some() || sel.distinct.is_some() {
         return;
     }
     if !matches!(&sel.group_by, GroupByExpr::Expressions(g, _) if g.is_empty())
@@ -67,6 +71,44 @@ pub(super) fn check_body(l: &mut Lint<'_>, body: &Query, what: &str) {
             .as_ref()
             .and_then(|w| super::location(sqlparser::ast::Spanned::span(w))),
     ));
+}
+
+/// A nesting that keeps the first rows by a time, a category, a code or a flag: "the 100
+/// most recently created buildings", "the 100 buses with the lowest voltage" (three values
+/// full of ties) pick an arbitrary subset, not a step of an analysis.
+fn arbitrary_top(l: &mut Lint<'_>, body: &Query, sel: &sqlparser::ast::Select, what: &str) {
+    use crate::pack::ColumnRole;
+    let Some(sqlparser::ast::OrderByKind::Expressions(keys)) =
+        body.order_by.as_ref().map(|o| &o.kind)
+    else {
+        return;
+    };
+    let Some(first) = keys.first() else {
+        return;
+    };
+    let ctes = own_ctes(body);
+    let lvl = Level::new(l.pack, sel, &ctes);
+    let Some(c) = lvl.column(l.pack, &first.expr) else {
+        return;
+    };
+    let (role, _) = super::calls::column_role(l, &c.table, &c.column);
+    let enumerated = l.pack.data().value_domains.iter().any(|d| {
+        matches!(d, crate::pack::ValueDomain::Enum { .. })
+            && (d.column() == c.column || d.column() == format!("{}.{}", c.table, c.column))
+    });
+    let arbitrary = matches!(
+        role,
+        Some(ColumnRole::Timestamp | ColumnRole::Category | ColumnRole::Code | ColumnRole::Flag)
+    ) || enumerated;
+    if arbitrary {
+        l.fake_nestings.push((
+            format!(
+                "{what} keeps the first rows by {}.{}: an arbitrary subset (recency or ties), not a step of the analysis",
+                c.alias, c.column
+            ),
+            super::location(sqlparser::ast::Spanned::span(&first.expr)),
+        ));
+    }
 }
 
 /// The statement's L3 finding, when all its nesting is fake.
