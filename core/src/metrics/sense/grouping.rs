@@ -311,6 +311,54 @@ pub(super) fn check(
             l.flag(SenseCode::MeaninglessAggregate, m, Some(e));
         }
     }
+    // A value computed from a relation the joins repeat, in a query that keeps every
+    // joined row: the project's hull or area once per building of it.
+    if !exists_body && group.is_empty() && lvl.rels.len() > 1 && shape.any_repeated() {
+        let mut aggregated = false;
+        for (e, _) in &outputs {
+            for_each_local(e, &mut |x| {
+                if let Expr::Function(f) = x {
+                    aggregated |= f.over.is_none() && is_aggregate(pack, &fn_name(f));
+                }
+            });
+        }
+        if !aggregated {
+            for (e, alias) in &outputs {
+                if !matches!(e, Expr::Function(_) | Expr::Cast { .. } | Expr::Nested(_)) {
+                    continue;
+                }
+                let mut read = BTreeSet::new();
+                lvl.aliases_in(pack, e, &mut read);
+                let [only] = read.iter().collect::<Vec<_>>()[..] else {
+                    continue;
+                };
+                let Some(i) = lvl.rels.iter().position(|r| &r.alias == only) else {
+                    continue;
+                };
+                // Only a relation of one row per place (a project and its scenarios) is
+                // a parent whose computed values mean nothing per child row; a building
+                // repeated per scenario, or paired with its neighbours, is the row itself.
+                let per_place = lvl.base_table(pack, &lvl.rels[i]).is_some_and(|t| {
+                    pack.data().sample_data.as_ref().is_some_and(|sd| {
+                        sd.tables.iter().any(|f| {
+                            f.table == t && matches!(f.rows, crate::pack::RowSource::PerArea(_))
+                        })
+                    })
+                });
+                if shape.repeated[i] && per_place {
+                    l.flag(
+                        SenseCode::ConstantOutput,
+                        format!(
+                            "the output {} is computed from {only} alone, which the joins repeat: the same value on each of its joined rows",
+                            alias.clone().unwrap_or_else(|| e.to_string())
+                        ),
+                        Some(e),
+                    );
+                    break;
+                }
+            }
+        }
+    }
     // Outputs that do not depend on the rows (EXISTS bodies select anything).
     if !exists_body {
         for (e, alias) in &outputs {
@@ -346,4 +394,28 @@ pub(super) fn check(
             );
         }
     }
+}
+
+/// Whether `name` (lower case) is an aggregate: the SQL standard's, or one the pack's
+/// catalogue declares.
+fn is_aggregate(pack: &crate::pack::SchemaPack, name: &str) -> bool {
+    matches!(
+        name,
+        "count"
+            | "sum"
+            | "avg"
+            | "min"
+            | "max"
+            | "array_agg"
+            | "string_agg"
+            | "stddev"
+            | "variance"
+            | "bool_and"
+            | "bool_or"
+            | "percentile_cont"
+            | "percentile_disc"
+    ) || pack.function(name).is_some_and(|(_, sigs)| {
+        sigs.iter()
+            .any(|s| s.kind == crate::pack::FnKind::Aggregate)
+    })
 }

@@ -482,3 +482,14 @@ fn blind_audit_records_are_flagged() {
          ON gb.network_id = l.network_id AND gb.bus_id = l.from_bus WHERE gb.scenario_id = 'baseline'",
     );
 }
+
+#[test]
+fn a_project_value_repeated_per_building_is_flagged() {
+    // The second blind audit's records 9 / 33 / 50: the project's hull once per building.
+    flags(
+        "SELECT b.building_id, ST_ConvexHull(ps.census_boundary) AS hull FROM cim_vector.project_scenario AS ps \
+         JOIN cim_vector.building AS b ON ST_Within(b.building_geometry, ps.project_boundary) \
+         WHERE ps.project_id = 'milano_centro' AND ps.scenario_id = 'baseline' AND b.lod = 0",
+        SenseCode::ConstantOutput,
+    );
+}
