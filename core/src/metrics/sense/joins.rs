@@ -520,6 +520,16 @@ fn counts_rows(lvl: &Level<'_>) -> bool {
     yes
 }
 
+/// Whether every relation among `read` (aliases of the level) has its rows repeated.
+fn all_repeated_in(lvl: &Level<'_>, shape: &Shape, read: &BTreeSet<String>) -> bool {
+    read.iter().all(|a| {
+        lvl.rels
+            .iter()
+            .position(|r| &r.alias == a)
+            .is_some_and(|i| shape.repeated[i])
+    })
+}
+
 /// Counts and sums over rows the joins repeat.
 fn fan_out(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, order: &[&Expr]) {
     if !shape.any_repeated() {
@@ -577,14 +587,8 @@ fn fan_out(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, order: &[&Expr]) {
                     !read.contains(&r.alias)
                         && super::grouping::groups_by_key_of(l, lvl, &group_cols, r)
                 });
-                let repeated = !by_other_key
-                    && !read.is_empty()
-                    && read.iter().all(|a| {
-                        lvl.rels
-                            .iter()
-                            .position(|r| &r.alias == a)
-                            .is_some_and(|i| shape.repeated[i])
-                    });
+                let repeated =
+                    !by_other_key && !read.is_empty() && all_repeated_in(lvl, shape, &read);
                 if repeated {
                     hits.push(("SUM(…) adds up values of rows the join repeats".into(), x));
                 }
@@ -609,15 +613,8 @@ fn fan_out(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, order: &[&Expr]) {
                         .rels
                         .first()
                         .is_some_and(|r| read.len() == 1 && read.contains(&r.alias));
-                let repeated = !by_key
-                    && base_only
-                    && !read.is_empty()
-                    && read.iter().all(|a| {
-                        lvl.rels
-                            .iter()
-                            .position(|r| &r.alias == a)
-                            .is_some_and(|i| shape.repeated[i])
-                    });
+                let repeated =
+                    !by_key && base_only && !read.is_empty() && all_repeated_in(lvl, shape, &read);
                 if repeated {
                     hits.push((
                         format!(
