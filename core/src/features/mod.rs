@@ -29,7 +29,7 @@ mod structure;
 pub use structure::{
     complexity_score, Difficulty, Domain, Label, LimitStrategy, PrimaryCategory, QueryType,
     QuestionTone, SchemaComplexity, Structure, StructureError, UsageFrequency, FEATURE_COLUMNS,
-    SQL_TYPES,
+    LABEL_ONLY_COLUMNS, SQL_TYPES,
 };
 
 use crate::pack::{Frequency, FunctionCategory, SchemaPack};

@@ -321,6 +321,10 @@ impl QueryType {
     }
 }
 
+/// The structure columns SQL text cannot carry (labels of the record): left out wherever a
+/// structure re-extracted from SQL is compared with a requested one.
+pub const LABEL_ONLY_COLUMNS: [&str; 2] = ["usage_frequency", "question_tone"];
+
 impl QuestionTone {
     /// The tone a question reads in: `?` or a wh-word INTERROGATIVE, analyse / compare /
     /// calculate… ANALYTICAL, "I need…" / "Show me…" DESCRIPTIVE, else DIRECT.

@@ -274,7 +274,7 @@ impl QualityMetric for ComplexityMatch {
         let mut findings = Vec::new();
         let mut same = 0usize;
         // Labels SQL cannot reveal are not compared.
-        let skip = ["usage_frequency", "question_tone"];
+        let skip = crate::features::LABEL_ONLY_COLUMNS;
         let mut compared = 0usize;
         for (i, (name, _)) in crate::features::FEATURE_COLUMNS.iter().enumerate() {
             if skip.contains(name) {

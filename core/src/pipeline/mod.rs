@@ -1034,7 +1034,7 @@ fn type_quotas(shares: &BTreeMap<String, f64>, rows: u64) -> BTreeMap<String, u6
 /// The `complexity_match` score the plan's own deviations give (the metric compares the
 /// same columns, leaving out the labels SQL cannot carry).
 fn planned_match(plan: &QueryPlan) -> f64 {
-    const UNSEEN: [&str; 2] = ["usage_frequency", "question_tone"];
+    const UNSEEN: [&str; 2] = crate::features::LABEL_ONLY_COLUMNS;
     let compared = FEATURE_COLUMNS.len() - UNSEEN.len();
     let off = plan
         .deviations

@@ -262,7 +262,6 @@ impl Catalog {
                         })
                     }
                     SqlType::Raster => raster = Some(col.clone()),
-                    SqlType::Timestamp => {}
                     _ if info.role(col) == Some(ColumnRole::Measure) => numeric.push(col.clone()),
                     _ => {}
                 }

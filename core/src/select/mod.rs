@@ -213,7 +213,7 @@ impl PackSelector {
                 .zip(&wanted)
                 .zip(FEATURE_COLUMNS)
                 .filter(|((a, b), (name, _))| {
-                    a != b && !matches!(*name, "question_tone" | "usage_frequency")
+                    a != b && !crate::features::LABEL_ONLY_COLUMNS.contains(name)
                 })
                 .count()
         };

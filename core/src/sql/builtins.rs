@@ -258,6 +258,15 @@ pub fn lookup(name: &str) -> Option<&'static Builtin> {
     table().get(name)
 }
 
+/// Whether the builtin `name` (lower case) is an aggregate.
+pub fn is_aggregate(name: &str) -> bool {
+    match lookup(name) {
+        Some(Builtin::Poly(p)) => poly_kind(*p) == FnKind::Aggregate,
+        Some(Builtin::Fixed(sigs)) => sigs.iter().any(|s| s.kind == FnKind::Aggregate),
+        None => false,
+    }
+}
+
 /// Whether a polymorphic builtin is an aggregate.
 pub fn poly_kind(p: Polymorphic) -> FnKind {
     match p {

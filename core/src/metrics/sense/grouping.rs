@@ -396,26 +396,12 @@ pub(super) fn check(
     }
 }
 
-/// Whether `name` (lower case) is an aggregate: the SQL standard's, or one the pack's
-/// catalogue declares.
+/// Whether `name` (lower case) is an aggregate: a PostgreSQL builtin one, or one the
+/// pack's catalogue declares.
 fn is_aggregate(pack: &crate::pack::SchemaPack, name: &str) -> bool {
-    matches!(
-        name,
-        "count"
-            | "sum"
-            | "avg"
-            | "min"
-            | "max"
-            | "array_agg"
-            | "string_agg"
-            | "stddev"
-            | "variance"
-            | "bool_and"
-            | "bool_or"
-            | "percentile_cont"
-            | "percentile_disc"
-    ) || pack.function(name).is_some_and(|(_, sigs)| {
-        sigs.iter()
-            .any(|s| s.kind == crate::pack::FnKind::Aggregate)
-    })
+    crate::sql::builtins::is_aggregate(name)
+        || pack.function(name).is_some_and(|(_, sigs)| {
+            sigs.iter()
+                .any(|s| s.kind == crate::pack::FnKind::Aggregate)
+        })
 }
