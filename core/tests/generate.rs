@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sqlsynth::features::Label;
 use sqlsynth::pipeline::{GenerateOptions, JobError, NoProgress, Stage2Job, Stage2Record};
 use sqlsynth::{FeatureValue, SchemaPack};
 
@@ -57,6 +58,67 @@ fn same_seed_same_bytes_whatever_the_threads() {
     }
 }
 
+/// Every literal of the SQL is in the question (save the pack's default SRID, which bare
+/// coordinates imply, the 100 of a percentage and the 0 of a division's `NULLIF` guard), the
+/// question reads in its tone, and
+/// none of the artefacts of SQL read aloud is in it.
+fn question_is_faithful_and_natural(pack: &SchemaPack, r: &Stage2Record) {
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let q = &r.question;
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, &r.sql_postgis)
+        .tokenize()
+        .unwrap();
+    let srid = pack.data().default_srid.map(|s| s.to_string());
+    let mut after_select = false;
+    for t in tokens {
+        if matches!(t, Token::Whitespace(_)) {
+            continue;
+        }
+        // `EXISTS (SELECT 1 …)` selects nothing to state.
+        let skip = std::mem::replace(
+            &mut after_select,
+            matches!(&t, Token::Word(w) if w.value.eq_ignore_ascii_case("select")),
+        );
+        match t {
+            Token::Number(_, _) if skip => {}
+            Token::Number(n, _) => assert!(
+                q.contains(&n)
+                    || srid.as_deref() == Some(n.as_str())
+                    // NULLIF(x, 0) guards a division: it reads as x.
+                    || (n == "0" && r.sql_postgis.contains("NULLIF("))
+                    || ((n == "100" || n == "100.0") && (q.contains('%') || q.contains("percent"))),
+                "{}: {n} not stated in {q:?}\n{}",
+                r.id,
+                r.sql_postgis
+            ),
+            Token::SingleQuotedString(s) => assert!(
+                q.contains(&format!("'{s}'")),
+                "{}: '{s}' not stated in {q:?}",
+                r.id
+            ),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        sqlsynth::features::QuestionTone::of(q).as_str(),
+        r.question_tone,
+        "{}: {q:?}",
+        r.id
+    );
+    for artefact in [
+        " share the ",
+        "Which values do we get for",
+        "labelled with SRID",
+        "row id",
+        "in SRID",
+        "'s ",
+        " identifier",
+    ] {
+        assert!(!q.contains(artefact), "{}: {artefact:?} in {q:?}", r.id);
+    }
+}
+
 #[test]
 fn records_are_valid_novel_distinct_and_faithful() {
     let pack = SchemaPack::default_pack();
@@ -76,6 +138,7 @@ fn records_are_valid_novel_distinct_and_faithful() {
         assert_eq!(r.quality_breakdown["schema_compliance"], 1.0);
         assert!(r.quality_breakdown["complexity_match"] >= 0.9);
         assert!(r.question.len() > 30 && !r.question.contains("TODO"));
+        question_is_faithful_and_natural(&pack, r);
         assert!(!r.database_schema.is_empty());
         assert_eq!(r.synthetic_structure.len(), 14);
         assert_eq!(r.generation_method, "gaussian_copula");

@@ -331,7 +331,11 @@ impl QuestionTone {
     pub fn of(question: &str) -> QuestionTone {
         let q = question.trim();
         let lower = q.to_lowercase();
-        let first = lower.split_whitespace().next().unwrap_or("");
+        let first = lower
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_matches(|c: char| !c.is_alphanumeric());
         if q.ends_with('?')
             || matches!(
                 first,

@@ -309,6 +309,19 @@ pub struct JoinEdge {
     /// two is then always 0.
     #[serde(default)]
     pub left_within_right: bool,
+    /// How the join reads in a question, when "with their <rows>" does not say it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phrases: Option<JoinPhrases>,
+}
+
+/// How a key join reads in a question, after the noun of the rows it starts from.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinPhrases {
+    /// Right rows attached to left rows ("with the lines leaving them").
+    pub forward: String,
+    /// Left rows attached to right rows ("with the bus they leave from").
+    pub backward: String,
 }
 
 /// How rows of a join's two sides match, read left to right.
@@ -517,6 +530,18 @@ pub struct Lexicon {
     /// Per column (`schema.table.column`): a phrase.
     #[serde(default)]
     pub columns: std::collections::BTreeMap<String, String>,
+    /// Per column (`schema.table.column`): how an equality filter on it reads after the
+    /// rows' noun, `{value}` standing for the literal ("of project {value}", "in {value}").
+    /// A column without one reads "with <phrase> <value>".
+    #[serde(default)]
+    pub filters: std::collections::BTreeMap<String, String>,
+    /// Per question tone (`DIRECT`, `INTERROGATIVE`, `DESCRIPTIVE`, `ANALYTICAL`): the
+    /// openings a question may take, `{body}` standing for the request and `{be}` for "is"
+    /// or "are". Each must read in its tone (an interrogative ends with `?`, an analytical
+    /// one starts with compute / calculate / determine …). Built-in English openings when
+    /// absent.
+    #[serde(default)]
+    pub openings: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Singular and plural noun for a table's rows.
@@ -983,6 +1008,25 @@ impl SchemaPack {
             functions,
             signatures,
         })
+    }
+
+    /// Whether `cols` of `table` (`schema.table`) cover its primary key or a unique key:
+    /// a key join onto them meets at most one row.
+    pub fn covers_key(&self, table: &str, cols: &std::collections::BTreeSet<String>) -> bool {
+        let Some((schema, name)) = table.split_once('.') else {
+            return false;
+        };
+        let Some(t) = self
+            .data
+            .schemas
+            .iter()
+            .find(|s| s.name == schema)
+            .and_then(|s| s.tables.iter().find(|t| t.name == name))
+        else {
+            return false;
+        };
+        let covers = |k: &Vec<String>| !k.is_empty() && k.iter().all(|c| cols.contains(c));
+        covers(&t.primary_key) || t.unique.iter().any(covers)
     }
 
     /// The pack's data, as stored.

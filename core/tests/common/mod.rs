@@ -6,9 +6,21 @@ use sqlsynth::SchemaPack;
 /// Whether `question` states `literal`: its text, or, for a flag, the clause the pack's
 /// "whether …" phrase of a boolean column reads as ("the bus is in service", "the
 /// building is not heated").
+///
+/// Two literals are implied rather than written: the pack's default SRID (coordinates
+/// without a label are in it) and the 100 of a percentage.
 pub fn literal_stated(pack: &SchemaPack, question: &str, literal: &Literal) -> bool {
     if question.contains(&literal.text()) {
         return true;
+    }
+    if let Literal::Number(n) = literal {
+        if pack.data().default_srid.map(|s| s.to_string()).as_deref() == Some(n.as_str()) {
+            return true;
+        }
+        if (n == "100" || n == "100.0") && (question.contains("percent") || question.contains('%'))
+        {
+            return true;
+        }
     }
     let Literal::Bool(set) = literal else {
         return false;

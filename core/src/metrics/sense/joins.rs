@@ -27,20 +27,7 @@ impl Shape {
 
 /// Whether `cols` of `table` cover its primary key or a unique key.
 pub(super) fn covers_key(pack: &SchemaPack, table: &str, cols: &BTreeSet<String>) -> bool {
-    let Some((schema, name)) = table.split_once('.') else {
-        return false;
-    };
-    let Some(t) = pack
-        .data()
-        .schemas
-        .iter()
-        .find(|s| s.name == schema)
-        .and_then(|s| s.tables.iter().find(|t| t.name == name))
-    else {
-        return false;
-    };
-    let covers = |k: &Vec<String>| !k.is_empty() && k.iter().all(|c| cols.contains(c));
-    covers(&t.primary_key) || t.unique.iter().any(covers)
+    pack.covers_key(table, cols)
 }
 
 /// The pack's key-join cardinality between two tables on these columns, read from `a` to

@@ -1,0 +1,718 @@
+//! Conditions: each WHERE conjunct either attaches to the noun of the relation it selects
+//! ("of project 'x'", "inside the box …", "with height above 20") or reads as a clause
+//! ("where the bus is in service"); joins read by what they mean.
+
+use super::{join_list, strip_the, Ctx, BOOLEAN_FUNCTIONS};
+use crate::pack::JoinKind;
+use crate::plan::{CompareOp, Literal, LogicOp, PlanExpr, Relation, SelectPlan, Source};
+
+/// Where a conjunct goes.
+enum Attach {
+    /// Read after a relation's noun.
+    Rel(String, Modifier),
+    /// "of the same <column>" (a correlation with an outer relation).
+    Same(String),
+    /// A clause of its own.
+    Clause(String),
+}
+
+/// A phrase after a noun.
+enum Modifier {
+    /// A pack filter phrase ("of project 'x'").
+    Phrase(String),
+    /// A spatial condition ("inside the box …").
+    Spatial(String),
+    /// After "with" ("height above 20").
+    With(String),
+}
+
+/// Modifiers of one relation, in reading order.
+#[derive(Default)]
+struct Mods {
+    phrases: Vec<String>,
+    spatial: Vec<String>,
+    with: Vec<String>,
+    among: Vec<String>,
+}
+
+impl Mods {
+    fn push(&mut self, m: Modifier) {
+        match m {
+            Modifier::Phrase(s) => self.phrases.push(s),
+            Modifier::Spatial(s) => self.spatial.push(s),
+            Modifier::With(s) => self.with.push(s),
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::new();
+        for p in &self.phrases {
+            out.push(' ');
+            out.push_str(p);
+        }
+        if !self.spatial.is_empty() {
+            out.push(' ');
+            out.push_str(&self.spatial.join(" and "));
+        }
+        if !self.with.is_empty() {
+            out.push_str(" with ");
+            out.push_str(&join_list(&self.with, false));
+        }
+        for a in &self.among {
+            out.push_str(", among ");
+            out.push_str(a);
+        }
+        out
+    }
+}
+
+pub(super) fn lit(l: &Literal) -> String {
+    match l {
+        Literal::Text(s) => format!("'{s}'"),
+        other => other.text(),
+    }
+}
+
+fn op_words(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Eq => "is",
+        CompareOp::NotEq => "is not",
+        CompareOp::Lt => "is below",
+        CompareOp::LtEq => "is at most",
+        CompareOp::Gt => "is above",
+        CompareOp::GtEq => "is at least",
+    }
+}
+
+fn with_words(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Eq => "",
+        CompareOp::NotEq => " other than",
+        CompareOp::Lt => " below",
+        CompareOp::LtEq => " at most",
+        CompareOp::Gt => " above",
+        CompareOp::GtEq => " at least",
+    }
+}
+
+/// The one relation an expression reads, if it reads exactly one.
+fn single_rel(e: &PlanExpr) -> Option<String> {
+    fn walk(e: &PlanExpr, out: &mut Vec<String>) {
+        if let PlanExpr::Column { rel, .. } = e {
+            if !out.contains(rel) {
+                out.push(rel.clone());
+            }
+        }
+        if e.subquery().is_some() {
+            out.push(String::new());
+            out.push(String::new());
+        }
+        for c in e.children() {
+            walk(c, out);
+        }
+    }
+    let mut rels = Vec::new();
+    walk(e, &mut rels);
+    match rels.as_slice() {
+        [one] if !one.is_empty() => Some(one.clone()),
+        _ => None,
+    }
+}
+
+fn has_column(e: &PlanExpr) -> bool {
+    matches!(e, PlanExpr::Column { .. }) || e.children().into_iter().any(has_column)
+}
+
+/// The column under casts and reprojections.
+fn bare_column(e: &PlanExpr) -> Option<(&str, &str)> {
+    match e {
+        PlanExpr::Column { rel, column } => Some((rel, column)),
+        PlanExpr::Cast { expr, .. } => bare_column(expr),
+        PlanExpr::Call { function, args } if function == "ST_Transform" => {
+            args.first().and_then(bare_column)
+        }
+        _ => None,
+    }
+}
+
+/// Swap the two operands' roles of a spatial predicate: `f(a, b)` read from `b`.
+fn converse(f: &str) -> &str {
+    match f {
+        "ST_Within" => "ST_Contains",
+        "ST_Contains" => "ST_Within",
+        "ST_Covers" => "ST_CoveredBy",
+        "ST_CoveredBy" => "ST_Covers",
+        other => other,
+    }
+}
+
+/// The predicate as a participle phrase before its other operand ("lying within").
+fn participle(f: &str) -> &'static str {
+    match f {
+        "ST_Intersects" => "intersecting",
+        "ST_Within" => "inside",
+        "ST_CoveredBy" => "covered by",
+        "ST_Contains" => "containing",
+        "ST_Covers" => "covering",
+        "ST_Touches" => "touching",
+        "ST_Overlaps" => "overlapping",
+        "ST_Crosses" => "crossing",
+        "ST_Disjoint" => "disjoint from",
+        "ST_Equals" => "spatially equal to",
+        _ => "related to",
+    }
+}
+
+impl Ctx<'_> {
+    /// The rows of a level: its first relation's noun with its conditions, its joins, its
+    /// clauses.
+    pub(super) fn scope(&self, q: &SelectPlan, noun: &str) -> String {
+        let mut mods: Vec<Mods> = q.from.iter().map(|_| Mods::default()).collect();
+        let mut same: Vec<String> = Vec::new();
+        let mut clauses: Vec<String> = Vec::new();
+        let index = |alias: &str| q.from.iter().position(|r| r.alias == alias);
+        let place = |a: Attach,
+                     mods: &mut Vec<Mods>,
+                     same: &mut Vec<String>,
+                     clauses: &mut Vec<String>| match a {
+            Attach::Rel(alias, m) => match index(&alias) {
+                Some(i) => mods[i].push(m),
+                None => clauses.push(match m {
+                    Modifier::Phrase(s) | Modifier::Spatial(s) | Modifier::With(s) => s,
+                }),
+            },
+            Attach::Same(s) => same.push(s),
+            Attach::Clause(s) => clauses.push(s),
+        };
+        // Filters inside the CTEs and derived tables the relations read.
+        for (i, r) in q.from.iter().enumerate() {
+            let (filters, among) = self.source_conditions(r);
+            for f in &filters {
+                let a = self.attach(f);
+                place(a, &mut mods, &mut same, &mut clauses);
+            }
+            mods[i].among.extend(among);
+        }
+        // Join conditions beyond the edge's own, and the WHERE conjuncts.
+        for r in q.from.iter().skip(1) {
+            if let Some(j) = &r.join {
+                // Without a pack edge the join phrase reads the whole ON condition.
+                if self.edge_of(r).is_none() {
+                    continue;
+                }
+                for c in j.on.iter().filter(|c| !self.edge_condition(r, c)) {
+                    let a = self.attach(c);
+                    place(a, &mut mods, &mut same, &mut clauses);
+                }
+            }
+        }
+        for f in &q.filters {
+            let a = self.attach(f);
+            place(a, &mut mods, &mut same, &mut clauses);
+        }
+        // A condition several relations share ("in scenario 'baseline'") is said once.
+        let mut shared: Vec<String> = Vec::new();
+        if mods.len() > 1 {
+            for p in mods[0..]
+                .iter()
+                .flat_map(|m| m.phrases.clone())
+                .collect::<Vec<_>>()
+            {
+                let n = mods.iter().filter(|m| m.phrases.contains(&p)).count();
+                if n > 1 && !shared.contains(&p) {
+                    shared.push(p);
+                }
+            }
+            for m in &mut mods {
+                m.phrases.retain(|p| !shared.contains(p));
+            }
+        }
+        let mut out = format!("{noun}{}", mods[0].text());
+        if !same.is_empty() {
+            out.push_str(&format!(" of the same {}", join_list(&same, true)));
+        }
+        for (i, r) in q.from.iter().enumerate().skip(1) {
+            let (head, tail) = self.join_phrase(q, r);
+            out.push(' ');
+            out.push_str(&head);
+            out.push_str(&mods[i].text());
+            out.push_str(&tail);
+        }
+        if !shared.is_empty() {
+            out.push_str(", all ");
+            out.push_str(&shared.join(" "));
+        }
+        if !clauses.is_empty() {
+            out.push_str(", where ");
+            out.push_str(&clauses.join(" and "));
+        }
+        out
+    }
+
+    /// A CTE's or derived table's filters (read as the outer relation's) and its top-N.
+    fn source_conditions(&self, r: &Relation) -> (Vec<PlanExpr>, Vec<String>) {
+        let mut filters = Vec::new();
+        let mut among = Vec::new();
+        let mut src = &r.source;
+        loop {
+            let body: &SelectPlan = match src {
+                Source::Table { .. } => break,
+                Source::Cte { name } => match self.ctes.get(name) {
+                    Some(b) => b,
+                    None => break,
+                },
+                Source::Derived { query } => query,
+            };
+            let Some(inner) = body.from.first() else {
+                break;
+            };
+            // A lateral subquery reads by its join phrase, a grouped one by its noun.
+            if r.join.as_ref().is_some_and(|j| j.lateral) || self.grouped.contains_key(&r.alias) {
+                break;
+            }
+            for f in &body.filters {
+                filters.push(rename(f, &inner.alias, &r.alias));
+            }
+            if let (Some(n), Some((key, desc))) = (body.limit, body.order_by.first()) {
+                let key = rename(key, &inner.alias, &r.alias);
+                let (hi, lo) = self.extremes(&key);
+                let which = if *desc { hi } else { lo }.unwrap_or("first");
+                let key = strip_the(&self.expr(&key)).to_string();
+                among.push(if n == 1 {
+                    format!("the one with the {which} {key}")
+                } else {
+                    format!("the {n} with the {which} {key}")
+                });
+            }
+            src = &inner.source;
+        }
+        (filters, among)
+    }
+
+    /// Whether `c` is the condition of `r`'s pack join edge (read by the join phrase).
+    fn edge_condition(&self, r: &Relation, c: &PlanExpr) -> bool {
+        let Some(e) = self.edge_of(r) else {
+            return false;
+        };
+        match e.kind {
+            JoinKind::Key => match c {
+                PlanExpr::Compare {
+                    op: CompareOp::Eq,
+                    left,
+                    right,
+                } => {
+                    matches!(
+                        (left.as_ref(), right.as_ref()),
+                        (PlanExpr::Column { .. }, PlanExpr::Column { .. })
+                    )
+                }
+                _ => false,
+            },
+            JoinKind::Spatial => match c {
+                PlanExpr::Call { function, args } => {
+                    BOOLEAN_FUNCTIONS.contains(&function.as_str())
+                        && args.iter().filter(|a| has_column(a)).count() == 2
+                }
+                // a.id <> b.id of a self-join: "other" says it.
+                PlanExpr::Compare {
+                    op: CompareOp::NotEq | CompareOp::Lt | CompareOp::Gt,
+                    left,
+                    right,
+                } => matches!(
+                    (left.as_ref(), right.as_ref()),
+                    (PlanExpr::Column { .. }, PlanExpr::Column { .. })
+                ),
+                _ => false,
+            },
+        }
+    }
+
+    /// "and their project scenario", "and the census sections … containing them": the
+    /// head, then the joined relation's own conditions, then the tail.
+    fn join_phrase(&self, q: &SelectPlan, r: &Relation) -> (String, String) {
+        let Some(j) = &r.join else {
+            return (format!("and {}", self.plural_of(&r.alias)), String::new());
+        };
+        let optional = if j.left { " (if any)" } else { "" }.to_string();
+        if j.on.is_empty() || j.lateral {
+            let (filters, among) = self.lateral_reading(r);
+            return (
+                format!("each with {}{filters}{among}", self.plural_of(&r.alias)),
+                optional,
+            );
+        }
+        let Some(e) = self.edge_of(r) else {
+            // Equal columns of the same name: "with the same building id".
+            let same: Option<Vec<String>> =
+                j.on.iter()
+                    .map(|c| match c {
+                        PlanExpr::Compare {
+                            op: CompareOp::Eq,
+                            left,
+                            right,
+                        } => match (left.as_ref(), right.as_ref()) {
+                            (
+                                PlanExpr::Column { rel: a, column: ca },
+                                PlanExpr::Column { column: cb, .. },
+                            ) if ca == cb => Some(self.column_phrase(a, ca)),
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect();
+            let noun = self.rows_noun(r);
+            if let Some(same) = same.filter(|s| !s.is_empty()) {
+                return (
+                    format!("and the {noun}"),
+                    format!(" with the same {}{optional}", join_list(&same, true)),
+                );
+            }
+            let conds: Vec<String> = j.on.iter().map(|c| self.condition(c)).collect();
+            return (
+                format!("and the {noun}"),
+                format!(" for which {}{optional}", conds.join(" and ")),
+            );
+        };
+        // Read from the earlier relation to r (a self-join reads forward).
+        let forward = e.right == r.base;
+        match e.kind {
+            JoinKind::Key => {
+                if let Some(p) = &e.phrases {
+                    let p = if forward { &p.forward } else { &p.backward };
+                    return (p.clone(), optional);
+                }
+                if self.join_is_to_one(q, r) {
+                    (format!("and their {}", self.noun(&r.alias)), optional)
+                } else {
+                    (format!("and their {}", self.plural_of(&r.alias)), optional)
+                }
+            }
+            JoinKind::Spatial => {
+                let nouns = self.plural_of(&r.alias);
+                let pred = j.on.iter().find_map(|c| match c {
+                    PlanExpr::Call { function, args }
+                        if BOOLEAN_FUNCTIONS.contains(&function.as_str()) =>
+                    {
+                        Some((function.as_str(), args))
+                    }
+                    _ => None,
+                });
+                let Some((f, args)) = pred else {
+                    return (format!("and the {nouns}"), format!(" nearby{optional}"));
+                };
+                // Read the predicate from r's side.
+                let r_first = args
+                    .first()
+                    .and_then(bare_column)
+                    .is_some_and(|(rel, _)| rel == r.alias);
+                let f = if r_first { f } else { converse(f) };
+                if f == "ST_DWithin" {
+                    let d = args.get(2).map(|d| self.expr(d)).unwrap_or_default();
+                    return (
+                        format!("and the {nouns}"),
+                        format!(" within {d} m of them{optional}"),
+                    );
+                }
+                (
+                    format!("and the {nouns}"),
+                    format!(" {} them{optional}", participle(f)),
+                )
+            }
+        }
+    }
+
+    /// A LATERAL subquery's own filters and its top-N, read after its noun.
+    fn lateral_reading(&self, r: &Relation) -> (String, String) {
+        let Source::Derived { query } = &r.source else {
+            return (String::new(), String::new());
+        };
+        let mut mods = Mods::default();
+        let mut same = Vec::new();
+        for f in &query.filters {
+            match self.attach(f) {
+                Attach::Rel(_, m) => mods.push(m),
+                Attach::Same(s) => same.push(s),
+                Attach::Clause(s) => mods.with.push(format!("a condition: {s}")),
+            }
+        }
+        let mut text = mods.text();
+        if !same.is_empty() {
+            text.push_str(&format!(" of the same {}", join_list(&same, true)));
+        }
+        let among = match (query.limit, query.order_by.first()) {
+            (Some(n), Some((key, desc))) => {
+                let nearest = matches!(
+                    key,
+                    PlanExpr::Arith {
+                        op: crate::plan::ArithOp::Distance,
+                        ..
+                    }
+                ) || matches!(key, PlanExpr::Call { function, .. } if function == "ST_Distance");
+                if nearest && !desc {
+                    let target = match key {
+                        PlanExpr::Arith { right, .. } => self.expr(right),
+                        PlanExpr::Call { args, .. } => {
+                            args.get(1).map(|a| self.expr(a)).unwrap_or_default()
+                        }
+                        _ => String::new(),
+                    };
+                    if n == 1 {
+                        format!(", the nearest one to {target}")
+                    } else {
+                        format!(", the {n} nearest to {target}")
+                    }
+                } else {
+                    let key = strip_the(&self.expr(key)).to_string();
+                    format!(
+                        ", the {n} with the {} {key}",
+                        if *desc { "highest" } else { "lowest" }
+                    )
+                }
+            }
+            _ => String::new(),
+        };
+        (text, among)
+    }
+
+    /// Where a conjunct reads.
+    fn attach(&self, e: &PlanExpr) -> Attach {
+        match e {
+            PlanExpr::Compare { op, left, right } => {
+                if let (
+                    PlanExpr::Column { rel: a, column: ca },
+                    PlanExpr::Column { rel: b, column: cb },
+                ) = (left.as_ref(), right.as_ref())
+                {
+                    if ca == cb && a != b && *op == CompareOp::Eq {
+                        return Attach::Same(self.column_phrase(a, ca));
+                    }
+                }
+                // A flag reads as its clause ("the bus is in service").
+                if let Some(c) = self.flag_clause(e) {
+                    return Attach::Clause(c);
+                }
+                let literal_side = !has_column(right) && right.subquery().is_none();
+                if literal_side {
+                    if let (
+                        Some(rel),
+                        PlanExpr::Column { column, .. },
+                        PlanExpr::Literal { value },
+                    ) = (single_rel(left), left.as_ref(), right.as_ref())
+                    {
+                        if *op == CompareOp::Eq {
+                            let key = self
+                                .bases
+                                .get(&rel)
+                                .map(|b| format!("{b}.{column}"))
+                                .unwrap_or_default();
+                            if let Some(t) = self.pack.data().lexicon.filters.get(&key) {
+                                return Attach::Rel(
+                                    rel,
+                                    Modifier::Phrase(t.replace("{value}", &lit(value))),
+                                );
+                            }
+                        }
+                    }
+                    if let Some(rel) = single_rel(left) {
+                        let what = match left.as_ref() {
+                            PlanExpr::Column { rel, column } => self.column_phrase(rel, column),
+                            other => strip_the(&self.expr(other)).to_string(),
+                        };
+                        return Attach::Rel(
+                            rel,
+                            Modifier::With(format!(
+                                "{what}{} {}",
+                                with_words(*op),
+                                self.expr(right)
+                            )),
+                        );
+                    }
+                }
+                Attach::Clause(self.condition(e))
+            }
+            PlanExpr::Call { function, args }
+                if BOOLEAN_FUNCTIONS.contains(&function.as_str()) && args.len() >= 2 =>
+            {
+                let cols: Vec<usize> = (0..args.len().min(2))
+                    .filter(|i| has_column(&args[*i]))
+                    .collect();
+                if let [i] = cols.as_slice() {
+                    if let Some((rel, column)) = bare_column(&args[*i]) {
+                        let f = if *i == 0 {
+                            function.as_str()
+                        } else {
+                            converse(function)
+                        };
+                        let other = self.expr(&args[1 - *i]);
+                        let what = if self.one_shape(rel) {
+                            String::new()
+                        } else {
+                            format!("whose {} is ", self.column_phrase(rel, column))
+                        };
+                        let pred = if f == "ST_DWithin" {
+                            let d = args.get(2).map(|d| self.expr(d)).unwrap_or_default();
+                            format!("within {d} m of {other}")
+                        } else {
+                            format!("{} {other}", participle(f))
+                        };
+                        return Attach::Rel(
+                            rel.to_string(),
+                            Modifier::Spatial(format!("{what}{pred}")),
+                        );
+                    }
+                }
+                Attach::Clause(self.condition(e))
+            }
+            PlanExpr::IsNull { expr, negated } => match single_rel(expr) {
+                Some(rel) => Attach::Rel(
+                    rel,
+                    Modifier::With(format!(
+                        "{} {}",
+                        if *negated {
+                            "a recorded"
+                        } else {
+                            "no recorded"
+                        },
+                        strip_the(&self.expr(expr))
+                    )),
+                ),
+                None => Attach::Clause(self.condition(e)),
+            },
+            other => Attach::Clause(self.condition(other)),
+        }
+    }
+
+    /// "the bus is in service" for `in_service = TRUE` or the bare flag.
+    fn flag_clause(&self, e: &PlanExpr) -> Option<String> {
+        let (rel, column, set) = match e {
+            PlanExpr::Compare {
+                op: CompareOp::Eq,
+                left,
+                right,
+            } => match (left.as_ref(), right.as_ref()) {
+                (
+                    PlanExpr::Column { rel, column },
+                    PlanExpr::Literal {
+                        value: Literal::Bool(b),
+                    },
+                ) => (rel, column, *b),
+                _ => return None,
+            },
+            PlanExpr::Column { rel, column } => (rel, column, true),
+            _ => return None,
+        };
+        let phrase = self.column_phrase(rel, column);
+        let clause = phrase.strip_prefix("whether ")?;
+        Some(match (set, clause.split_once(" is ")) {
+            (true, _) => clause.to_string(),
+            (false, Some((who, what))) => format!("{who} is not {what}"),
+            (false, None) => format!("not {clause}"),
+        })
+    }
+
+    /// A condition as a clause.
+    pub(super) fn condition(&self, e: &PlanExpr) -> String {
+        if let Some(c) = self.flag_clause(e) {
+            return c;
+        }
+        match e {
+            PlanExpr::InSubquery {
+                expr,
+                query,
+                negated,
+            } => {
+                let Some(r) = query.from.first() else {
+                    return String::new();
+                };
+                let col = query
+                    .items
+                    .first()
+                    .map(|i| strip_the(&self.expr(&i.expr)).to_string())
+                    .unwrap_or_default();
+                format!(
+                    "{} is {}among the {col} values of {}",
+                    self.expr(expr),
+                    if *negated { "not " } else { "" },
+                    self.scope(query, &self.plural_of(&r.alias))
+                )
+            }
+            PlanExpr::Exists { query, negated } => {
+                let Some(r) = query.from.first() else {
+                    return String::new();
+                };
+                format!(
+                    "there is {} {}",
+                    if *negated { "no" } else { "a" },
+                    self.scope(query, &self.noun(&r.alias))
+                )
+            }
+            PlanExpr::Compare { op, left, right } => {
+                if let (
+                    PlanExpr::Column { rel: a, column: ca },
+                    PlanExpr::Column { rel: b, column: cb },
+                ) = (left.as_ref(), right.as_ref())
+                {
+                    if ca == cb && *op == CompareOp::NotEq {
+                        return format!(
+                            "the {} is a different one from the {}",
+                            self.noun(a),
+                            self.noun(b)
+                        );
+                    }
+                }
+                format!("{} {} {}", self.expr(left), op_words(*op), self.expr(right))
+            }
+            PlanExpr::Column { .. } => format!("{} holds", self.expr(e)),
+            PlanExpr::Logic { op, args } => {
+                let parts: Vec<String> = args.iter().map(|a| self.condition(a)).collect();
+                match op {
+                    LogicOp::And => parts.join(" and "),
+                    LogicOp::Or if parts.len() > 1 => format!("either {}", parts.join(" or ")),
+                    LogicOp::Or => parts.join(" or "),
+                }
+            }
+            PlanExpr::Not { expr } => {
+                let inner = self.condition(expr);
+                match expr.as_ref() {
+                    PlanExpr::Call { function, .. }
+                        if BOOLEAN_FUNCTIONS.contains(&function.as_str()) =>
+                    {
+                        if inner.contains(" is ") {
+                            inner.replacen(" is ", " is not ", 1)
+                        } else if inner.contains(" lies ") {
+                            inner.replacen(" lies ", " does not lie ", 1)
+                        } else {
+                            format!("not ({inner})")
+                        }
+                    }
+                    _ => format!("not ({inner})"),
+                }
+            }
+            PlanExpr::IsNull { expr, negated } => format!(
+                "{} is {}",
+                self.expr(expr),
+                if *negated { "recorded" } else { "not recorded" }
+            ),
+            other => self.expr(other),
+        }
+    }
+}
+
+/// `e` with the columns of relation `from` read as relation `to`'s.
+pub(super) fn rename(e: &PlanExpr, from: &str, to: &str) -> PlanExpr {
+    let mut out = e.clone();
+    fn walk(e: &mut PlanExpr, from: &str, to: &str) {
+        if let PlanExpr::Column { rel, .. } = e {
+            if rel == from {
+                *rel = to.to_string();
+            }
+        }
+        if e.subquery().is_none() {
+            for c in e.children_mut() {
+                walk(c, from, to);
+            }
+        }
+    }
+    walk(&mut out, from, to);
+    out
+}

@@ -1,0 +1,841 @@
+//! Questions from plans. The question is realised from the same plan tree the SQL is built
+//! from, in the pack's words: it names the rows asked about once, with the conditions that
+//! select them attached to their noun ("grid lines of network 'net_milano' with maximum
+//! loading above 80"), joins by what they mean ("with their project scenario", "with the
+//! census sections containing them"), never by their keys, then the grouping, the order
+//! and the limit. Every literal of the SQL is stated, save the pack's default SRID, which a
+//! coordinate pair implies, and the 100 of a percentage.
+//!
+//! The opening comes from the pack's lexicon for the row's `question_tone`, chosen by the
+//! plan's phrasing draw, so openings vary without changing what is asked.
+
+mod conditions;
+mod phrases;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::features::QuestionTone;
+use crate::pack::{JoinKind, SchemaPack};
+use crate::plan::{CompareOp, PlanExpr, QueryPlan, Relation, SelectPlan, Source};
+use crate::GenerateError;
+use phrases::BOOLEAN_FUNCTIONS;
+
+/// What a question is realised from: the pack's words and the plan's relations.
+struct Ctx<'p> {
+    pack: &'p SchemaPack,
+    /// alias → base table key.
+    bases: BTreeMap<String, String>,
+    /// alias → noun for the relation ("building", "other building").
+    nouns: BTreeMap<String, String>,
+    /// CTE name → its body.
+    ctes: BTreeMap<String, &'p SelectPlan>,
+    /// The main query (output aliases in ORDER BY read as their expressions).
+    main: &'p SelectPlan,
+    /// (alias, column) pairs the question states: a column phrase two of them share
+    /// names its relation.
+    used: BTreeSet<(String, String)>,
+    /// SRIDs some area of the pack measures in (metres).
+    metric_srids: BTreeSet<String>,
+    /// The pack's default SRID: coordinates in it need no label.
+    default_srid: Option<String>,
+    /// alias → the grouped CTE or derived table it reads (its columns are the body's
+    /// outputs: totals, averages per group).
+    grouped: BTreeMap<String, &'p SelectPlan>,
+    /// Set while a CTE output is being read as its expression.
+    resolving: std::cell::Cell<u32>,
+    /// alias → the CTE or derived table it reads.
+    bodies: BTreeMap<String, &'p SelectPlan>,
+    /// Depth of arithmetic being phrased (a measurement there names its geometry).
+    in_arith: std::cell::Cell<u32>,
+}
+
+fn singular(pack: &SchemaPack, key: &str) -> String {
+    pack.data()
+        .lexicon
+        .tables
+        .get(key)
+        .map(|n| n.singular.clone())
+        .unwrap_or_else(|| key.rsplit('.').next().unwrap_or(key).replace('_', " "))
+}
+
+fn plural(pack: &SchemaPack, key: &str) -> String {
+    pack.data()
+        .lexicon
+        .tables
+        .get(key)
+        .map(|n| n.plural.clone())
+        .unwrap_or_else(|| format!("{} rows", singular(pack, key)))
+}
+
+fn strip_the(s: &str) -> &str {
+    s.strip_prefix("the ").unwrap_or(s)
+}
+
+/// "a, b and c"; items after the first lose a leading "the " when `drop_the`.
+fn join_list(items: &[String], drop_the: bool) -> String {
+    let items: Vec<&str> = items
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if drop_the && i > 0 {
+                strip_the(s)
+            } else {
+                s.as_str()
+            }
+        })
+        .collect();
+    match items.len() {
+        0 => String::new(),
+        1 => items[0].to_string(),
+        n => format!("{} and {}", items[..n - 1].join(", "), items[n - 1]),
+    }
+}
+
+/// Built-in English openings per tone, for a pack without its own. Each reads in its tone
+/// ([`QuestionTone::of`]).
+const OPENINGS: &[(&str, &[&str])] = &[
+    (
+        "DIRECT",
+        &[
+            "List {body}.",
+            "Return {body}.",
+            "Retrieve {body}.",
+            "Get {body}.",
+            "Find {body}.",
+            "Give {body}.",
+        ],
+    ),
+    (
+        "INTERROGATIVE",
+        &[
+            "What {be} {body}?",
+            "Can you list {body}?",
+            "Could you give me {body}?",
+        ],
+    ),
+    (
+        "DESCRIPTIVE",
+        &[
+            "Show me {body}.",
+            "I need {body}.",
+            "I want {body}.",
+            "Provide {body}.",
+        ],
+    ),
+    (
+        "ANALYTICAL",
+        &["Compute {body}.", "Calculate {body}.", "Determine {body}."],
+    ),
+];
+
+impl<'p> Ctx<'p> {
+    fn collect(&mut self, p: &'p SelectPlan) {
+        for r in &p.from {
+            self.bases.insert(r.alias.clone(), r.base.clone());
+            let body = match &r.source {
+                Source::Cte { name } => self.ctes.get(name).copied(),
+                Source::Derived { query } => Some(query.as_ref()),
+                Source::Table { .. } => None,
+            };
+            if let Some(b) = body {
+                self.bodies.insert(r.alias.clone(), b);
+                if is_grouped(b) {
+                    self.grouped.insert(r.alias.clone(), b);
+                }
+            }
+            if let Source::Derived { query } = &r.source {
+                self.collect(query);
+            }
+        }
+        let exprs = p
+            .filters
+            .iter()
+            .chain(p.items.iter().map(|i| &i.expr))
+            .chain(&p.group_by)
+            .chain(&p.having)
+            .chain(p.order_by.iter().map(|(e, _)| e));
+        for e in exprs {
+            self.collect_expr(e);
+        }
+    }
+
+    fn collect_expr(&mut self, e: &'p PlanExpr) {
+        match e {
+            PlanExpr::Column { rel, column } => {
+                self.used.insert((rel.clone(), column.clone()));
+            }
+            // A correlation reads "of the same <column>": no relation to tell apart.
+            PlanExpr::Compare { left, right, .. }
+                if matches!(
+                    (left.as_ref(), right.as_ref()),
+                    (PlanExpr::Column { column: a, .. }, PlanExpr::Column { column: b, .. }) if a == b
+                ) => {}
+            _ => match e.subquery() {
+                Some(q) => {
+                    if let PlanExpr::InSubquery { expr, .. } = e {
+                        self.collect_expr(expr);
+                    }
+                    self.collect(q)
+                }
+                None => e.children().into_iter().for_each(|c| self.collect_expr(c)),
+            },
+        }
+    }
+
+    fn noun(&self, alias: &str) -> String {
+        self.nouns.get(alias).cloned().unwrap_or_else(|| {
+            self.bases
+                .get(alias)
+                .map(|b| singular(self.pack, b))
+                .unwrap_or_else(|| alias.to_string())
+        })
+    }
+
+    fn plural_of(&self, alias: &str) -> String {
+        let base = self.bases.get(alias).map(|b| plural(self.pack, b));
+        match self.nouns.get(alias) {
+            Some(n) if n.starts_with("other ") => {
+                format!("other {}", base.unwrap_or_else(|| alias.to_string()))
+            }
+            _ => base.unwrap_or_else(|| alias.to_string()),
+        }
+    }
+
+    /// The lexicon's phrase for a column, without its parenthesis.
+    fn column_phrase(&self, rel: &str, column: &str) -> String {
+        self.bases
+            .get(rel)
+            .and_then(|b| {
+                self.pack
+                    .data()
+                    .lexicon
+                    .columns
+                    .get(&format!("{b}.{column}"))
+            })
+            .map(|p| p.split(" (").next().unwrap_or(p).to_string())
+            .unwrap_or_else(|| column.replace('_', " "))
+    }
+
+    /// "the height in metres", or "the building id of the other building" when another
+    /// relation's stated column reads the same.
+    fn column(&self, rel: &str, column: &str) -> String {
+        // A CTE's or derived table's output reads as what it computes.
+        // (Inner and outer aliases may share a name: the lookup goes one level deep.)
+        if let Some(body) = self.bodies.get(rel).filter(|_| self.resolving.get() == 0) {
+            let item = body.items.iter().find(|i| match (&i.alias, &i.expr) {
+                (Some(a), _) => a == column,
+                (None, PlanExpr::Column { column: c, .. }) => c == column,
+                _ => false,
+            });
+            if let Some(i) = item {
+                let plain = matches!(&i.expr, PlanExpr::Column { column: c, .. } if c == column);
+                if self.grouped.contains_key(rel) || !plain {
+                    self.resolving.set(1);
+                    let phrase = self.expr(&i.expr);
+                    self.resolving.set(0);
+                    return phrase;
+                }
+            }
+        }
+        let p = self.column_phrase(rel, column);
+        let in_main = |a: &str| self.main.from.iter().any(|r| r.alias == a);
+        let ambiguous = self.used.iter().any(|(a, c)| {
+            a != rel
+                && !self.bodies.contains_key(a)
+                && !self.bodies.contains_key(rel)
+                && (self.bases.get(a) != self.bases.get(rel) || (in_main(a) && in_main(rel)))
+                && self.column_phrase(a, c) == p
+        });
+        if ambiguous {
+            format!("the {p} of the {}", self.noun(rel))
+        } else {
+            format!("the {p}")
+        }
+    }
+
+    /// Whether `column` identifies a row of `alias`'s table (its entity or primary key).
+    fn identifies(&self, alias: &str, column: &str) -> bool {
+        let Some((s, n)) = self.bases.get(alias).and_then(|b| b.split_once('.')) else {
+            return false;
+        };
+        self.pack.table(s, n).is_some_and(|t| {
+            t.entity == [column.to_string()] || t.primary_key == [column.to_string()]
+        })
+    }
+
+    /// Whether the relation's table has one geometry or raster column (it then needs no
+    /// naming in a spatial condition).
+    fn one_shape(&self, alias: &str) -> bool {
+        let Some((s, n)) = self.bases.get(alias).and_then(|b| b.split_once('.')) else {
+            return false;
+        };
+        self.pack.table(s, n).is_some_and(|t| {
+            t.roles
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        r,
+                        crate::pack::ColumnRole::Geometry | crate::pack::ColumnRole::Raster
+                    )
+                })
+                .count()
+                == 1
+        })
+    }
+
+    /// The rows a `COUNT(*)` of the main query counts.
+    fn counted(&self, q: &SelectPlan) -> String {
+        let first = &q.from[0];
+        let mut many: Vec<&Relation> = Vec::new();
+        for r in q.from.iter().skip(1) {
+            if !self.join_is_to_one(q, r) {
+                many.push(r);
+            }
+        }
+        match many.as_slice() {
+            [] => self.plural_of(&first.alias),
+            [r] if self.joined_is_one_to_many(r) => self.plural_of(&r.alias),
+            [r] => format!("{}–{} pairs", self.noun(&first.alias), self.noun(&r.alias)),
+            _ => format!("matching {} combinations", self.noun(&first.alias)),
+        }
+    }
+
+    /// The pack join edge `r`'s join realises: the plan's, else the one whose tables and
+    /// columns its ON condition names (a lifted seed query's joins carry no edge).
+    fn edge_of(&self, r: &Relation) -> Option<&'p crate::pack::JoinEdge> {
+        let j = r.join.as_ref()?;
+        if let Some(i) = j.edge {
+            return self.pack.data().joins.get(i);
+        }
+        let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut spatial = false;
+        let mut other: Option<String> = None;
+        for c in &j.on {
+            match c {
+                PlanExpr::Compare {
+                    op: CompareOp::Eq,
+                    left,
+                    right,
+                } => {
+                    if let (
+                        PlanExpr::Column { rel: a, column: ca },
+                        PlanExpr::Column { rel: b, column: cb },
+                    ) = (left.as_ref(), right.as_ref())
+                    {
+                        let (mine, theirs, o) = if *a == r.alias {
+                            (ca, cb, b)
+                        } else if *b == r.alias {
+                            (cb, ca, a)
+                        } else {
+                            continue;
+                        };
+                        other = Some(o.clone());
+                        pairs.insert((mine.clone(), theirs.clone()));
+                    }
+                }
+                PlanExpr::Call { function, args }
+                    if BOOLEAN_FUNCTIONS.contains(&function.as_str()) =>
+                {
+                    spatial = true;
+                    for a in args {
+                        let mut cols = BTreeSet::new();
+                        for alias in self.bases.keys() {
+                            if alias != &r.alias {
+                                collect_columns(a, alias, &mut cols);
+                                if !cols.is_empty() {
+                                    other = Some(alias.clone());
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let other_base = self.bases.get(&other?)?;
+        self.pack.data().joins.iter().find(|e| {
+            let tables = (e.left == *other_base && e.right == r.base)
+                || (e.right == *other_base && e.left == r.base);
+            if !tables {
+                return false;
+            }
+            match e.kind {
+                JoinKind::Spatial => spatial,
+                JoinKind::Key => {
+                    let fwd: BTreeSet<(String, String)> = e
+                        .right_columns
+                        .iter()
+                        .cloned()
+                        .zip(e.left_columns.iter().cloned())
+                        .collect();
+                    let back: BTreeSet<(String, String)> = e
+                        .left_columns
+                        .iter()
+                        .cloned()
+                        .zip(e.right_columns.iter().cloned())
+                        .collect();
+                    !pairs.is_empty() && (pairs == fwd || pairs == back)
+                }
+            }
+        })
+    }
+
+    /// The columns of `r` its join's ON reads.
+    fn on_columns(&self, r: &Relation) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        if let Some(j) = &r.join {
+            for c in &j.on {
+                collect_columns(c, &r.alias, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Whether each earlier row meets at most one row of `r` (a key join onto `r`'s key).
+    fn join_is_to_one(&self, _q: &SelectPlan, r: &Relation) -> bool {
+        let Some(e) = self.edge_of(r) else {
+            return false;
+        };
+        if e.kind == JoinKind::Spatial {
+            let c = e.cardinality_in_version.or(e.cardinality);
+            let forward = e.right == r.base;
+            return matches!(
+                (c, forward),
+                (Some(crate::pack::Cardinality::ManyToOne), true)
+                    | (Some(crate::pack::Cardinality::OneToMany), false)
+                    | (Some(crate::pack::Cardinality::OneToOne), _)
+            );
+        }
+        self.pack.covers_key(&r.base, &self.on_columns(r))
+    }
+
+    /// Whether `r`'s rows each meet one earlier row (counting the pairs counts `r`'s rows).
+    fn joined_is_one_to_many(&self, r: &Relation) -> bool {
+        let Some(e) = self.edge_of(r) else {
+            return false;
+        };
+        let c = e.cardinality_in_version.or(e.cardinality);
+        let forward = e.right == r.base;
+        match e.kind {
+            JoinKind::Spatial => matches!(
+                (c, forward),
+                (Some(crate::pack::Cardinality::OneToMany), true)
+                    | (Some(crate::pack::Cardinality::ManyToOne), false)
+            ),
+            JoinKind::Key => {
+                let other = if forward { &e.left } else { &e.right };
+                let cols: BTreeSet<String> = if forward {
+                    e.left_columns.iter().cloned().collect()
+                } else {
+                    e.right_columns.iter().cloned().collect()
+                };
+                self.pack.covers_key(other, &cols)
+            }
+        }
+    }
+}
+
+/// Whether a CTE or derived table aggregates (its rows are groups, not table rows).
+fn is_grouped(b: &SelectPlan) -> bool {
+    fn has_aggregate(e: &PlanExpr) -> bool {
+        matches!(e, PlanExpr::Aggregate { .. }) || e.children().into_iter().any(has_aggregate)
+    }
+    !b.group_by.is_empty() || b.items.iter().any(|i| has_aggregate(&i.expr))
+}
+
+fn collect_columns(e: &PlanExpr, alias: &str, out: &mut BTreeSet<String>) {
+    if let PlanExpr::Column { rel, column } = e {
+        if rel == alias {
+            out.insert(column.clone());
+        }
+    }
+    for c in e.children() {
+        collect_columns(c, alias, out);
+    }
+}
+
+/// Phrase the question for a plan.
+pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, GenerateError> {
+    if plan.main.from.is_empty() {
+        return Err(GenerateError::InvalidPlan("no FROM".into()));
+    }
+    let mut ctx = Ctx {
+        pack,
+        bases: BTreeMap::new(),
+        nouns: BTreeMap::new(),
+        ctes: plan
+            .ctes
+            .iter()
+            .map(|c| (c.name.clone(), &c.body))
+            .collect(),
+        main: &plan.main,
+        used: BTreeSet::new(),
+        metric_srids: pack
+            .data()
+            .areas
+            .iter()
+            .map(|a| a.metric_srid.to_string())
+            .collect(),
+        default_srid: pack.data().default_srid.map(|s| s.to_string()),
+        in_arith: std::cell::Cell::new(0),
+        grouped: BTreeMap::new(),
+        bodies: BTreeMap::new(),
+        resolving: std::cell::Cell::new(0),
+    };
+    for c in &plan.ctes {
+        ctx.collect(&c.body);
+    }
+    ctx.collect(&plan.main);
+    // A CTE's inner alias reads as the outer relation: its columns are stated once.
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &plan.main.from {
+        let n = seen.entry(r.base.clone()).or_default();
+        *n += 1;
+        let base = singular(pack, &r.base);
+        let noun = match *n {
+            1 => base,
+            2 => format!("other {base}"),
+            k => format!("{base} no. {k}"),
+        };
+        ctx.nouns.insert(r.alias.clone(), noun);
+    }
+    let tone = &plan.requested.question_tone;
+    let parts = ctx.body(&plan.main);
+    let key = crate::features::Label::as_str(tone);
+    let own = pack.data().lexicon.openings.get(key);
+    let builtin: Vec<String> = OPENINGS
+        .iter()
+        .find(|(t, _)| *t == key)
+        .or_else(|| OPENINGS.first())
+        .map(|(_, o)| o.iter().map(|s| s.to_string()).collect())
+        .unwrap_or_default();
+    let mut options: Vec<String> = own
+        .filter(|o| !o.is_empty())
+        .unwrap_or(&builtin)
+        .iter()
+        // A count reads "the number of <rows>": no template that splits rows and outputs.
+        .filter(|t| !parts.count || !t.contains("{rows}"))
+        .cloned()
+        .collect();
+    if parts.how_many && *tone == QuestionTone::Interrogative {
+        options.push("How many {rows} are there{rest}?".into());
+        options.push("How many {rows} are there{rest}?".into());
+    }
+    if options.is_empty() {
+        options.push("{body}.".into());
+    }
+    let template = &options[plan.phrasing as usize % options.len()];
+    let body = if parts.count {
+        format!("the number of {}{}", parts.rows, parts.rest)
+    } else {
+        format!("{} of {}{}", parts.outputs, parts.rows, parts.rest)
+    };
+    let be = if parts.many { "are" } else { "is" };
+    let q = template
+        .replace("{be}", be)
+        .replace("{body}", &body)
+        .replace("{outputs}", &parts.outputs)
+        .replace("{rows}", &parts.rows)
+        .replace("{rest}", &parts.rest);
+    Ok(capitalise(&q))
+}
+
+/// A request in pieces, for the opening templates.
+struct Parts {
+    /// What is returned ("the bus name and voltage in kV").
+    outputs: String,
+    /// The rows it is returned for, with their conditions and joins.
+    rows: String,
+    /// Grouping, group conditions, order and limit (", per network id, …").
+    rest: String,
+    /// Several values are returned ("are").
+    many: bool,
+    /// The request is a count of the rows ("the number of <rows>").
+    count: bool,
+    /// The count is all that is returned ("How many <rows> are there?").
+    how_many: bool,
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+impl Ctx<'_> {
+    /// The request: what is returned, of which rows, grouped, ordered and limited; whether
+    /// it names several values; and, for an interrogative count, the whole question
+    /// ("How many … are there?").
+    fn body(&self, q: &SelectPlan) -> Parts {
+        let group: Vec<&PlanExpr> = q.group_by.iter().collect();
+        let outputs: Vec<&PlanExpr> = q
+            .items
+            .iter()
+            .map(|i| &i.expr)
+            .filter(|e| !group.contains(e))
+            .collect();
+        let outputs = if outputs.is_empty() {
+            q.items.iter().map(|i| &i.expr).collect()
+        } else {
+            outputs
+        };
+        let per = self.per(q);
+        let having = self.having(q);
+        let order = self.order(q);
+        let first = &q.from[0].alias;
+        let is_count = |e: &PlanExpr| match e {
+            PlanExpr::Aggregate {
+                arg: None,
+                filter: None,
+                ..
+            } => true,
+            PlanExpr::Aggregate {
+                function,
+                arg: Some(a),
+                filter: None,
+                ..
+            } if function.eq_ignore_ascii_case("count") => {
+                matches!(a.as_ref(), PlanExpr::Column { rel, column } if rel == first && self.identifies(rel, column))
+            }
+            _ => false,
+        };
+        let counted = self.counted(q);
+        let subject_counted = counted == self.plural_of(&q.from[0].alias);
+        let rows = self.scope(q, &self.rows_noun(&q.from[0]));
+        if subject_counted && outputs.iter().any(|e| is_count(e)) {
+            let others: Vec<String> = outputs
+                .iter()
+                .filter(|e| !is_count(e))
+                .map(|e| self.output(e))
+                .collect();
+            let with = if others.is_empty() {
+                String::new()
+            } else {
+                format!(", with {}", join_list(&others, true))
+            };
+            return Parts {
+                outputs: String::new(),
+                rows,
+                rest: format!("{per}{with}{having}{order}"),
+                many: false,
+                count: true,
+                how_many: others.is_empty(),
+            };
+        }
+        let phrases: Vec<String> = outputs.iter().map(|e| self.output(e)).collect();
+        Parts {
+            outputs: join_list(&phrases, true),
+            rows,
+            rest: format!("{per}{having}{order}"),
+            many: phrases.len() > 1,
+            count: false,
+            how_many: false,
+        }
+    }
+
+    /// The noun of a relation's rows: its table's plural, or for a grouped CTE the rows it
+    /// groups and how ("census sections in region 'Lombardia', per municipality").
+    fn rows_noun(&self, r: &Relation) -> String {
+        match self.grouped.get(&r.alias) {
+            Some(body) if !body.from.is_empty() => format!(
+                "{}{}",
+                self.scope(body, &self.plural_of(&body.from[0].alias)),
+                self.per(body)
+            ),
+            _ => self.plural_of(&r.alias),
+        }
+    }
+
+    /// ", per network id", ", per census section".
+    fn per(&self, q: &SelectPlan) -> String {
+        if q.group_by.is_empty() {
+            return String::new();
+        }
+        let g: Vec<String> = q
+            .group_by
+            .iter()
+            .map(|e| match e {
+                PlanExpr::Column { rel, column } if self.identifies(rel, column) => self.noun(rel),
+                other => strip_the(&self.expr(other)).to_string(),
+            })
+            .collect();
+        format!(", per {}", join_list(&g, true))
+    }
+
+    fn having(&self, q: &SelectPlan) -> String {
+        if q.having.is_empty() {
+            return String::new();
+        }
+        let h: Vec<String> = q
+            .having
+            .iter()
+            .map(|e| match e {
+                PlanExpr::Compare { op, left, right }
+                    if matches!(
+                        left.as_ref(),
+                        PlanExpr::Aggregate {
+                            arg: None,
+                            filter: None,
+                            ..
+                        }
+                    ) =>
+                {
+                    let bound = match op {
+                        CompareOp::Gt => "more than",
+                        CompareOp::GtEq => "at least",
+                        CompareOp::Lt => "fewer than",
+                        CompareOp::LtEq => "at most",
+                        CompareOp::Eq => "exactly",
+                        CompareOp::NotEq => "other than",
+                    };
+                    format!("{bound} {} {}", self.expr(right), self.counted(q))
+                }
+                other => self.condition(other),
+            })
+            .collect();
+        format!(", keeping groups with {}", join_list(&h, false))
+    }
+
+    /// ", highest height first", ", only the 10 with the largest area", ", ordered by name".
+    fn order(&self, q: &SelectPlan) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        for (i, (e, desc)) in q.order_by.iter().enumerate() {
+            let key = self.order_key(q, e);
+            let (hi, lo) = self.extremes(e);
+            let word = if *desc { hi } else { lo };
+            // "the lowest lowest elevation" reads "the lowest elevation".
+            let key = match word.and_then(|w| key.strip_prefix(w)) {
+                Some(rest) => rest.trim_start().to_string(),
+                None => key,
+            };
+            if i == 0 {
+                match (q.limit, word) {
+                    (Some(1), Some(w)) => parts.push(format!(", only the one with the {w} {key}")),
+                    (Some(n), Some(w)) => parts.push(format!(", only the {n} with the {w} {key}")),
+                    (Some(n), None) => parts.push(format!(
+                        ", the first {n} by {key}{}",
+                        if *desc { " in reverse order" } else { "" }
+                    )),
+                    (None, Some(w)) => parts.push(format!(", {w} {key} first")),
+                    (None, None) => parts.push(format!(
+                        ", ordered by {key}{}",
+                        if *desc { " in reverse" } else { "" }
+                    )),
+                }
+            } else {
+                parts.push(format!(
+                    ", then by {key}{}",
+                    match (word, desc) {
+                        (Some(w), _) => format!(" ({w} first)"),
+                        (None, true) => " in reverse".to_string(),
+                        (None, false) => String::new(),
+                    }
+                ));
+            }
+        }
+        if q.order_by.is_empty() {
+            if let Some(n) = q.limit {
+                parts.push(format!(", at most {n} of them"));
+            }
+        }
+        parts.concat()
+    }
+
+    /// An order key: an output already stated reads by its head ("the distance in
+    /// metres", not the whole measurement again).
+    fn order_key(&self, q: &SelectPlan, e: &PlanExpr) -> String {
+        let full = strip_the(&self.expr(e)).to_string();
+        let output = match e {
+            PlanExpr::Output { .. } => true,
+            other => q.items.iter().any(|i| &i.expr == other),
+        };
+        if !output || full.starts_with("number of ") {
+            return full;
+        }
+        let cut = [
+            " of ",
+            " from ",
+            " between ",
+            " (",
+            " around ",
+            " to ",
+            " within ",
+        ]
+        .iter()
+        .filter_map(|sep| full.find(sep))
+        .min();
+        match cut {
+            Some(i) if i > 0 => full[..i].to_string(),
+            _ => full,
+        }
+    }
+
+    /// The words for "descending" and "ascending" of an order key, none for a key or name
+    /// (ordered, not ranked).
+    fn extremes(&self, e: &PlanExpr) -> (Option<&'static str>, Option<&'static str>) {
+        let e = match e {
+            PlanExpr::Output { name } => self
+                .main
+                .items
+                .iter()
+                .find(|i| i.alias.as_deref() == Some(name.as_str()))
+                .map(|i| &i.expr)
+                .unwrap_or(e),
+            other => other,
+        };
+        if let PlanExpr::Column { rel, column } = e {
+            let role = self
+                .bases
+                .get(rel)
+                .and_then(|b| b.split_once('.'))
+                .and_then(|(s, n)| self.pack.table(s, n))
+                .and_then(|t| t.role(column));
+            use crate::pack::ColumnRole as R;
+            return match role {
+                Some(R::Timestamp) => (Some("latest"), Some("earliest")),
+                Some(R::Measure) | None => (Some("highest"), Some("lowest")),
+                _ => (None, None),
+            };
+        }
+        (Some("highest"), Some("lowest"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each opening, the built-in ones and the default pack's, reads in its tone.
+    #[test]
+    fn openings_read_in_their_tone() {
+        let pack = SchemaPack::default_pack();
+        let own = pack.data().lexicon.openings.iter();
+        let builtin = OPENINGS
+            .iter()
+            .map(|(t, o)| (t.to_string(), o.iter().map(|s| s.to_string()).collect()));
+        let all: Vec<(String, Vec<String>)> = own
+            .map(|(t, o)| (t.clone(), o.clone()))
+            .chain(builtin)
+            .collect();
+        assert!(all.len() >= 8);
+        for (tone, templates) in all {
+            assert!(!templates.is_empty(), "{tone}");
+            for t in templates {
+                let q = t
+                    .replace("{be}", "are")
+                    .replace("{body}", "the names of buildings")
+                    .replace("{outputs}", "the names")
+                    .replace("{rows}", "buildings")
+                    .replace("{rest}", "");
+                assert_eq!(
+                    crate::features::Label::as_str(&QuestionTone::of(&q)),
+                    tone,
+                    "{t:?} reads {q:?}"
+                );
+            }
+        }
+    }
+}
