@@ -1823,8 +1823,13 @@ impl<'a> Attempt<'a> {
         }
         self.main.items = items;
 
-        // Plain filters on the main relations.
-        let nf = self.rng.random_range(0..=2usize);
+        // Plain filters on the main relations: none, one, rarely two (analysts ask about
+        // one condition at a time; every added one must also read in the question).
+        let nf = match self.rng.random_range(0..20u32) {
+            0..=7 => 0usize,
+            8..=16 => 1,
+            _ => 2,
+        };
         let filterable: Vec<Inst> = self
             .insts
             .iter()

@@ -207,7 +207,12 @@ impl Ctx<'_> {
             }
         }
         for f in &q.filters {
-            let a = self.attach(f);
+            let a = match self.correlation(q, f) {
+                Some((inner, outer)) => {
+                    Attach::Rel(inner, Modifier::Phrase(format!("of the {outer}")))
+                }
+                None => self.attach(f),
+            };
             place(a, &mut mods, &mut same, &mut clauses);
         }
         // A condition several relations share ("in scenario 'baseline'") is said once.
@@ -247,6 +252,47 @@ impl Ctx<'_> {
             out.push_str(&clauses.join(" and "));
         }
         out
+    }
+
+    /// A subquery's key correlation with an outer row (`bp.building_fk = b.id` along a pack
+    /// join): the inner relation and the outer noun ("property records of the building").
+    fn correlation(&self, q: &SelectPlan, f: &PlanExpr) -> Option<(String, String)> {
+        let PlanExpr::Compare {
+            op: CompareOp::Eq,
+            left,
+            right,
+        } = f
+        else {
+            return None;
+        };
+        let (PlanExpr::Column { rel: a, column: ca }, PlanExpr::Column { rel: b, column: cb }) =
+            (left.as_ref(), right.as_ref())
+        else {
+            return None;
+        };
+        let here = |x: &str| q.from.iter().any(|r| r.alias == x);
+        let ((inner, ic), (outer, oc)) = match (here(a), here(b)) {
+            (true, false) => ((a, ca), (b, cb)),
+            (false, true) => ((b, cb), (a, ca)),
+            _ => return None,
+        };
+        if ic == oc {
+            return None;
+        }
+        let (ib, ob) = (self.bases.get(inner)?, self.bases.get(outer)?);
+        let along = self.pack.data().joins.iter().any(|e| {
+            e.kind == JoinKind::Key
+                && e.left_columns.len() == 1
+                && ((e.left == *ib
+                    && e.right == *ob
+                    && e.left_columns[0] == *ic
+                    && e.right_columns[0] == *oc)
+                    || (e.left == *ob
+                        && e.right == *ib
+                        && e.left_columns[0] == *oc
+                        && e.right_columns[0] == *ic))
+        });
+        along.then(|| (inner.clone(), self.noun(outer)))
     }
 
     /// A CTE's or derived table's filters (read as the outer relation's) and its top-N.
@@ -376,6 +422,10 @@ impl Ctx<'_> {
         // Read from the earlier relation to r (a self-join reads forward).
         let forward = e.right == r.base;
         match e.kind {
+            // A grouped CTE reads as the rows it groups, with their own conditions.
+            JoinKind::Key if self.grouped.contains_key(&r.alias) => {
+                (format!("and their {}", self.rows_noun(r)), optional)
+            }
             JoinKind::Key => {
                 if let Some(p) = &e.phrases {
                     let p = if forward { &p.forward } else { &p.backward };
@@ -388,7 +438,7 @@ impl Ctx<'_> {
                 }
             }
             JoinKind::Spatial => {
-                let nouns = self.plural_of(&r.alias);
+                let nouns = self.rows_noun(r);
                 let pred = j.on.iter().find_map(|c| match c {
                     PlanExpr::Call { function, args }
                         if BOOLEAN_FUNCTIONS.contains(&function.as_str()) =>

@@ -283,6 +283,25 @@ impl<'p> Ctx<'p> {
         })
     }
 
+    /// Whether a relation other than `rel` has a geometry or raster the question states.
+    fn other_shapes(&self, rel: &str) -> bool {
+        self.used.iter().any(|(a, c)| {
+            a != rel
+                && self
+                    .bases
+                    .get(a)
+                    .and_then(|b| b.split_once('.'))
+                    .and_then(|(s, n)| self.pack.table(s, n))
+                    .and_then(|t| t.role(c))
+                    .is_some_and(|r| {
+                        matches!(
+                            r,
+                            crate::pack::ColumnRole::Geometry | crate::pack::ColumnRole::Raster
+                        )
+                    })
+        })
+    }
+
     /// The rows a `COUNT(*)` of the main query counts.
     fn counted(&self, q: &SelectPlan) -> String {
         let first = &q.from[0];
@@ -434,6 +453,27 @@ impl<'p> Ctx<'p> {
             }
         }
     }
+}
+
+/// The outputs as a list; when several are rounded alike and all are rounded, the rounding
+/// is said once ("the area and perimeter, rounded to 2 decimals").
+fn list_outputs(phrases: &[String]) -> String {
+    let suffix = |p: &str| {
+        p.rfind(" (")
+            .map(|i| p[i..].to_string())
+            .filter(|s| s.ends_with(" decimals)") || s.ends_with(" decimal)"))
+    };
+    let suffixes: Vec<Option<String>> = phrases.iter().map(|p| suffix(p)).collect();
+    if phrases.len() >= 2 && suffixes.iter().all(|s| s.is_some() && *s == suffixes[0]) {
+        let s = suffixes[0].clone().unwrap_or_default();
+        let stripped: Vec<String> = phrases
+            .iter()
+            .map(|p| p[..p.len() - s.len()].to_string())
+            .collect();
+        let digits = s.trim_start_matches(" (").trim_end_matches(')');
+        return format!("{}, rounded to {digits}", join_list(&stripped, true));
+    }
+    join_list(phrases, true)
 }
 
 /// Whether a CTE or derived table aggregates (its rows are groups, not table rows).
@@ -614,7 +654,7 @@ impl Ctx<'_> {
             let with = if others.is_empty() {
                 String::new()
             } else {
-                format!(", with {}", join_list(&others, true))
+                format!(", with {}", list_outputs(&others))
             };
             return Parts {
                 outputs: String::new(),
@@ -627,7 +667,7 @@ impl Ctx<'_> {
         }
         let phrases: Vec<String> = outputs.iter().map(|e| self.output(e)).collect();
         Parts {
-            outputs: join_list(&phrases, true),
+            outputs: list_outputs(&phrases),
             rows,
             rest: format!("{per}{having}{order}"),
             many: phrases.len() > 1,

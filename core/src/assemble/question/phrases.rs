@@ -136,6 +136,14 @@ impl Ctx<'_> {
                 PlanExpr::Column { rel, column } if self.identifies(rel, column) => {
                     format!("the number of {}", self.plural_of(rel))
                 }
+                PlanExpr::Column { rel, column } => {
+                    let bare = self.column_phrase(rel, column);
+                    if distinct {
+                        format!("the number of distinct {bare} values")
+                    } else {
+                        format!("the number of recorded {bare} values")
+                    }
+                }
                 _ if distinct => format!("the number of distinct {bare} values"),
                 _ => format!("the number of recorded {bare} values"),
             },
@@ -256,9 +264,7 @@ impl Ctx<'_> {
         let of = |i: usize| {
             let only = self.in_arith.get() == 0
                 && args.get(i).and_then(bare_shape).is_some_and(|(rel, _)| {
-                    self.main.from.len() == 1
-                        && self.main.from[0].alias == rel
-                        && self.one_shape(rel)
+                    self.main.from[0].alias == rel && self.one_shape(rel) && !self.other_shapes(rel)
                 });
             if only {
                 String::new()
