@@ -254,6 +254,38 @@ impl Ctx<'_> {
         out
     }
 
+    /// A column's phrase for a threshold, with its unit moved after the value when the
+    /// pack gives a short one: ("height", " m") reads "height below 12 m".
+    fn unit_after_value(&self, rel: &str, column: &str) -> (String, String) {
+        let phrase = self.column_phrase(rel, column);
+        let unit = self
+            .bases
+            .get(rel)
+            .and_then(|b| b.split_once('.'))
+            .and_then(|(s, t)| {
+                self.pack
+                    .data()
+                    .schemas
+                    .iter()
+                    .find(|x| x.name == s)?
+                    .tables
+                    .iter()
+                    .find(|x| x.name == t)?
+                    .columns
+                    .iter()
+                    .find(|c| c.name == column)?
+                    .unit
+                    .clone()
+            });
+        match (unit, phrase.rfind(" in ")) {
+            (Some(u), Some(i)) if ["m", "m²", "m³", "km", "kV", "%"].contains(&u.as_str()) => {
+                let sep = if u == "%" { "" } else { " " };
+                (phrase[..i].to_string(), format!("{sep}{u}"))
+            }
+            _ => (phrase, String::new()),
+        }
+    }
+
     /// A subquery's key correlation with an outer row (`bp.building_fk = b.id` along a pack
     /// join): the inner relation and the outer noun ("property records of the building").
     fn correlation(&self, q: &SelectPlan, f: &PlanExpr) -> Option<(String, String)> {
@@ -564,14 +596,14 @@ impl Ctx<'_> {
                         }
                     }
                     if let Some(rel) = single_rel(left) {
-                        let what = match left.as_ref() {
-                            PlanExpr::Column { rel, column } => self.column_phrase(rel, column),
-                            other => strip_the(&self.expr(other)).to_string(),
+                        let (what, unit) = match left.as_ref() {
+                            PlanExpr::Column { rel, column } => self.unit_after_value(rel, column),
+                            other => (strip_the(&self.expr(other)).to_string(), String::new()),
                         };
                         return Attach::Rel(
                             rel,
                             Modifier::With(format!(
-                                "{what}{} {}",
+                                "{what}{} {}{unit}",
                                 with_words(*op),
                                 self.expr(right)
                             )),
@@ -708,6 +740,41 @@ impl Ctx<'_> {
                             self.noun(a),
                             self.noun(b)
                         );
+                    }
+                }
+                // "the length is above the average over all lines of …": the compared
+                // value is not said twice.
+                if let PlanExpr::Scalar { query } = right.as_ref() {
+                    if let (
+                        Some(PlanExpr::Aggregate {
+                            function,
+                            arg: Some(arg),
+                            ..
+                        }),
+                        Some(r),
+                    ) = (query.items.first().map(|i| &i.expr), query.from.first())
+                    {
+                        let same = match (left.as_ref(), arg.as_ref()) {
+                            (
+                                PlanExpr::Column { rel: a, column: ca },
+                                PlanExpr::Column { rel: b, column: cb },
+                            ) => ca == cb && self.bases.get(a) == self.bases.get(b),
+                            _ => false,
+                        };
+                        let word = match function.to_lowercase().as_str() {
+                            "avg" => Some("average"),
+                            "max" => Some("highest"),
+                            "min" => Some("lowest"),
+                            _ => None,
+                        };
+                        if let (true, Some(w)) = (same, word) {
+                            return format!(
+                                "{} {} the {w} over all {}",
+                                self.expr(left),
+                                op_words(*op),
+                                self.scope(query, &self.plural_of(&r.alias))
+                            );
+                        }
                     }
                 }
                 format!("{} {} {}", self.expr(left), op_words(*op), self.expr(right))

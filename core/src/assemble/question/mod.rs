@@ -611,11 +611,18 @@ impl Ctx<'_> {
     /// ("How many … are there?").
     fn body(&self, q: &SelectPlan) -> Parts {
         let group: Vec<&PlanExpr> = q.group_by.iter().collect();
+        // An output the grouping names (by expression or by its alias) reads by "per …".
+        let grouped_by = |i: &crate::plan::SelectItem| {
+            group.contains(&&i.expr)
+                || group.iter().any(|g| {
+                    matches!(g, PlanExpr::Output { name } if i.alias.as_deref() == Some(name.as_str()))
+                })
+        };
         let outputs: Vec<&PlanExpr> = q
             .items
             .iter()
+            .filter(|i| !grouped_by(i))
             .map(|i| &i.expr)
-            .filter(|e| !group.contains(e))
             .collect();
         let outputs = if outputs.is_empty() {
             q.items.iter().map(|i| &i.expr).collect()
@@ -654,7 +661,7 @@ impl Ctx<'_> {
             let with = if others.is_empty() {
                 String::new()
             } else {
-                format!(", with {}", list_outputs(&others))
+                format!(", and {}", list_outputs(&others))
             };
             return Parts {
                 outputs: String::new(),
@@ -731,12 +738,12 @@ impl Ctx<'_> {
                         CompareOp::Eq => "exactly",
                         CompareOp::NotEq => "other than",
                     };
-                    format!("{bound} {} {}", self.expr(right), self.counted(q))
+                    format!("with {bound} {} {}", self.expr(right), self.counted(q))
                 }
-                other => self.condition(other),
+                other => format!("where {}", self.condition(other)),
             })
             .collect();
-        format!(", keeping groups with {}", join_list(&h, false))
+        format!(", keeping groups {}", join_list(&h, false))
     }
 
     /// ", highest height first", ", only the 10 with the largest area", ", ordered by name".
@@ -795,18 +802,42 @@ impl Ctx<'_> {
         if !output || full.starts_with("number of ") {
             return full;
         }
-        let cut = [
-            " of ",
-            " from ",
-            " between ",
-            " (",
-            " around ",
-            " to ",
-            " within ",
-        ]
-        .iter()
-        .filter_map(|sep| full.find(sep))
-        .min();
+        // A column's phrase, or an aggregate of one, is short already and may hold " of "
+        // or " to " itself ("residents aged 5 to 9"): only its rounding goes.
+        let resolved = match e {
+            PlanExpr::Output { name } => q
+                .items
+                .iter()
+                .find(|i| i.alias.as_deref() == Some(name.as_str()))
+                .map(|i| &i.expr)
+                .unwrap_or(e),
+            other => other,
+        };
+        let unrounded = match resolved {
+            PlanExpr::Call { function, args } if function.eq_ignore_ascii_case("round") => {
+                args.first().unwrap_or(resolved)
+            }
+            other => other,
+        };
+        let of_column = match unrounded {
+            PlanExpr::Column { .. } => true,
+            PlanExpr::Aggregate { arg: Some(a), .. } => {
+                matches!(a.as_ref(), PlanExpr::Column { .. })
+            }
+            _ => false,
+        };
+        if of_column {
+            return match full.rfind(" (") {
+                Some(i) if full.ends_with("decimals)") || full.ends_with("decimal)") => {
+                    full[..i].to_string()
+                }
+                _ => full,
+            };
+        }
+        let cut = [" of ", " from ", " between ", " (", " around ", " within "]
+            .iter()
+            .filter_map(|sep| full.find(sep))
+            .min();
         match cut {
             Some(i) if i > 0 => full[..i].to_string(),
             _ => full,

@@ -25,6 +25,18 @@ pub(super) const BOOLEAN_FUNCTIONS: &[&str] = &[
     "ST_IsClosed",
 ];
 
+fn band_words(op: crate::plan::CompareOp) -> &'static str {
+    use crate::plan::CompareOp as C;
+    match op {
+        C::Lt => "below",
+        C::LtEq => "up to",
+        C::Gt => "above",
+        C::GtEq => "from",
+        C::Eq => "at",
+        C::NotEq => "other than",
+    }
+}
+
 /// The column a measurement reads, under its cast or reprojection.
 fn bare_shape(e: &PlanExpr) -> Option<(&str, &str)> {
     match e {
@@ -116,6 +128,39 @@ impl Ctx<'_> {
                 branches,
                 otherwise,
             } => {
+                // Bands of one value read "the class of X ('low' below 0.5, …)".
+                let first_left = match branches.first().map(|b| &b.when) {
+                    Some(PlanExpr::Compare { left, .. }) => Some(left.as_ref()),
+                    _ => None,
+                };
+                let banded = first_left.is_some_and(|l| {
+                    branches.iter().all(|b| {
+                        matches!(&b.when, PlanExpr::Compare { left, right, .. }
+                            if left.as_ref() == l && matches!(right.as_ref(), PlanExpr::Literal { .. }))
+                    })
+                });
+                if let (true, Some(l)) = (banded, first_left) {
+                    let mut parts: Vec<String> = branches
+                        .iter()
+                        .filter_map(|b| match &b.when {
+                            PlanExpr::Compare { op, right, .. } => Some(format!(
+                                "{} {} {}",
+                                self.expr(&b.then),
+                                band_words(*op),
+                                self.expr(right)
+                            )),
+                            _ => None,
+                        })
+                        .collect();
+                    if let Some(o) = otherwise {
+                        parts.push(format!("{} otherwise", self.expr(o)));
+                    }
+                    return format!(
+                        "the class of {} ({})",
+                        strip_the(&self.expr(l)),
+                        parts.join(", ")
+                    );
+                }
                 let mut parts: Vec<String> = branches
                     .iter()
                     .map(|b| format!("{} when {}", self.expr(&b.then), self.condition(&b.when)))
@@ -349,11 +394,11 @@ impl Ctx<'_> {
             }
             "ST_SnapToGrid" => format!("{} snapped to a {} grid", a(0), a(1)),
             "ST_Translate" => format!("{} shifted by ({}, {})", a(0), a(1), a(2)),
-            "ST_Centroid" => format!("the centroid of {}", a(0)),
+            "ST_Centroid" => format!("the centroid{}", of(0)),
             "ST_PointOnSurface" => format!("a point on {}", a(0)),
-            "ST_Envelope" => format!("the bounding box of {}", a(0)),
-            "ST_ConvexHull" => format!("the convex hull of {}", a(0)),
-            "ST_Boundary" => format!("the boundary of {}", a(0)),
+            "ST_Envelope" => format!("the bounding box{}", of(0)),
+            "ST_ConvexHull" => format!("the convex hull{}", of(0)),
+            "ST_Boundary" => format!("the outline{}", of(0)),
             "ST_Union" if args.len() == 1 => format!("the union of {}", a(0)),
             "ST_Collect" if args.len() == 1 => format!("the collection of {}", a(0)),
             "ST_Intersection" => format!("the intersection of {} and {}", a(0), strip_the(&a(1))),
@@ -372,15 +417,15 @@ impl Ctx<'_> {
                 "" => format!("{} as GeoJSON", a(0)),
                 d => format!("{} as GeoJSON ({d} digits)", a(0)),
             },
-            "ST_GeometryType" => format!("the geometry type of {}", a(0)),
-            "ST_SRID" => format!("the SRID of {}", a(0)),
-            "ST_NPoints" => format!("the number of vertices of {}", a(0)),
-            "ST_NumGeometries" => format!("the number of parts of {}", a(0)),
+            "ST_GeometryType" => format!("the geometry type{}", of(0)),
+            "ST_SRID" => format!("the SRID{}", of(0)),
+            "ST_NPoints" => format!("the number of vertices{}", of(0)),
+            "ST_NumGeometries" => format!("the number of parts{}", of(0)),
             "ST_X" => format!("the X coordinate of {}", a(0)),
             "ST_Y" => format!("the Y coordinate of {}", a(0)),
-            "ST_StartPoint" => format!("the start point of {}", a(0)),
-            "ST_EndPoint" => format!("the end point of {}", a(0)),
-            "ST_ExteriorRing" => format!("the exterior ring of {}", a(0)),
+            "ST_StartPoint" => format!("the start point{}", of(0)),
+            "ST_EndPoint" => format!("the end point{}", of(0)),
+            "ST_ExteriorRing" => format!("the exterior ring{}", of(0)),
             "ST_Force2D" => format!("{} in 2D", a(0)),
             "ST_Reverse" => format!("{} reversed", a(0)),
             "ST_Multi" => format!("{} as a multi-geometry", a(0)),
@@ -416,11 +461,11 @@ impl Ctx<'_> {
             }
             "ST_Clip" => format!("{} clipped to {}", a(0), a(1)),
             "ST_SummaryStats" => format!("the summary statistics of {}", a(0)),
-            "ST_Count" => format!("the number of pixels of {}", a(0)),
-            "ST_Width" => format!("the width in pixels of {}", a(0)),
-            "ST_Height" => format!("the height in pixels of {}", a(0)),
-            "ST_NumBands" => format!("the number of bands of {}", a(0)),
-            "ST_PixelWidth" => format!("the pixel width of {}", a(0)),
+            "ST_Count" => format!("the number of pixels{}", of(0)),
+            "ST_Width" => format!("the width in pixels{}", of(0)),
+            "ST_Height" => format!("the height in pixels{}", of(0)),
+            "ST_NumBands" => format!("the number of bands{}", of(0)),
+            "ST_PixelWidth" => format!("the pixel width{}", of(0)),
             "ST_Polygon" => format!("the outline polygon of {}", a(0)),
             _ => {
                 let rest: Vec<String> = (0..args.len()).map(a).collect();
