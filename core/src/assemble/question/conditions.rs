@@ -359,7 +359,10 @@ impl Ctx<'_> {
                 among.push(if n == 1 {
                     format!("the one with the {which} {key}")
                 } else {
-                    format!("the {n} with the {which} {key}")
+                    match which {
+                        "highest" => format!("the top {n} by {key}"),
+                        _ => format!("the {n} with the {which} {key}"),
+                    }
                 });
             }
             src = &inner.source;

@@ -761,6 +761,7 @@ impl Ctx<'_> {
             if i == 0 {
                 match (q.limit, word) {
                     (Some(1), Some(w)) => parts.push(format!(", only the one with the {w} {key}")),
+                    (Some(n), Some("highest")) => parts.push(format!(", top {n} by {key}")),
                     (Some(n), Some(w)) => parts.push(format!(", only the {n} with the {w} {key}")),
                     (Some(n), None) => parts.push(format!(
                         ", the first {n} by {key}{}",

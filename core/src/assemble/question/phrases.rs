@@ -183,7 +183,9 @@ impl Ctx<'_> {
                 }
                 PlanExpr::Column { rel, column } => {
                     let bare = self.column_phrase(rel, column);
-                    if distinct {
+                    if distinct && (bare.ends_with(" id") || bare.ends_with(" code")) {
+                        format!("the number of distinct {bare}s")
+                    } else if distinct {
                         format!("the number of distinct {bare} values")
                     } else {
                         format!("the number of recorded {bare} values")
@@ -324,7 +326,12 @@ impl Ctx<'_> {
             }
             "ST_Perimeter" => format!("the perimeter{}{}", u(0), of(0)),
             "ST_Length" => format!("the length{}{}", u(0), of(0)),
-            "ST_Distance" => format!("the distance{} from {} to {}", u(0), m(0), strip_the(&m(1))),
+            "ST_Distance" => format!(
+                "the distance{} from {} to {}",
+                u(0),
+                strip_the(&m(0)),
+                strip_the(&m(1))
+            ),
             "ROUND" | "round" => match a(1).as_str() {
                 "" => format!("{} rounded", a(0)),
                 "1" => format!("{} (1 decimal)", a(0)),
@@ -433,8 +440,8 @@ impl Ctx<'_> {
             "ST_IsEmpty" => format!("{} is empty", a(0)),
             "ST_IsSimple" => format!("{} is simple", a(0)),
             "ST_IsClosed" => format!("{} is closed", a(0)),
-            "ST_IsValidReason" => format!("why {} is valid or not", a(0)),
-            "ST_MakeValid" => format!("a valid version of {}", a(0)),
+            "ST_IsValidReason" => format!("the validity reason of {}", a(0)),
+            "ST_MakeValid" => format!("the repaired {}", strip_the(&a(0))),
             "ST_ClusterDBSCAN" => format!(
                 "the DBSCAN cluster of {} (eps {}{}, at least {} members)",
                 m(0),

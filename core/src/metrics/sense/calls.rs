@@ -685,3 +685,48 @@ pub(super) fn validity_fixed_by_filter(l: &mut Lint<'_>, lvl: &Level<'_>) {
         });
     }
 }
+
+/// S2 / S3: one thing said twice in the outputs: two validity reports of one geometry
+/// (`ST_IsValid`, `ST_IsValidReason`, `ST_MakeValid`), or its union beside its collection
+/// (`ST_Union` and `ST_Collect` of the same rows).
+pub(super) fn said_twice(l: &mut Lint<'_>, lvl: &Level<'_>) {
+    let mut validity: Vec<String> = Vec::new();
+    let mut merged: Vec<(String, String)> = Vec::new();
+    for item in &lvl.select.projection {
+        let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item else {
+            continue;
+        };
+        let Expr::Function(f) = strip(e) else {
+            continue;
+        };
+        let name = fn_name(f);
+        let args = args_of(f);
+        let [arg] = args.as_slice() else {
+            continue;
+        };
+        let text = arg.to_string();
+        match name.as_str() {
+            "st_isvalid" | "st_isvalidreason" | "st_makevalid" => {
+                if validity.contains(&text) {
+                    l.flag(
+                        SenseCode::NoOp,
+                        format!("two validity reports of {text}"),
+                        Some(e),
+                    );
+                }
+                validity.push(text);
+            }
+            "st_union" | "st_collect" => {
+                if merged.iter().any(|(n, a)| *a == text && *n != name) {
+                    l.flag(
+                        SenseCode::MeaninglessAggregate,
+                        format!("ST_Union and ST_Collect of the same {text}"),
+                        Some(e),
+                    );
+                }
+                merged.push((name, text));
+            }
+            _ => {}
+        }
+    }
+}

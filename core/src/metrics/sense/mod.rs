@@ -261,6 +261,7 @@ impl Lint<'_> {
         let shape = joins::check(self, lvl, order);
         calls::whole_records(self, lvl);
         calls::validity_fixed_by_filter(self, lvl);
+        calls::said_twice(self, lvl);
         grouping::check(self, lvl, order, &shape, exists_body);
         let mut exprs = select_exprs(lvl.select);
         exprs.extend(order.iter().copied());

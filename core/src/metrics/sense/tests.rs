@@ -493,3 +493,21 @@ fn a_project_value_repeated_per_building_is_flagged() {
         SenseCode::ConstantOutput,
     );
 }
+
+#[test]
+fn one_thing_said_twice_is_flagged() {
+    flags(
+        "SELECT gl.name, ST_IsValidReason(gl.geometry) AS why, ST_IsValid(gl.geometry) AS ok \
+         FROM cim_vector.grid_line AS gl WHERE gl.network_id = 'net_roma'",
+        SenseCode::NoOp,
+    );
+    flags(
+        "SELECT cg.comune, ST_Union(cg.geometry) AS u, ST_Collect(cg.geometry) AS c \
+         FROM cim_census.census_geo AS cg GROUP BY cg.comune",
+        SenseCode::MeaninglessAggregate,
+    );
+    clean(
+        "SELECT gl.name, ST_IsValidReason(gl.geometry) AS why FROM cim_vector.grid_line AS gl \
+         WHERE gl.network_id = 'net_roma'",
+    );
+}
