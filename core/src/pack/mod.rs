@@ -309,7 +309,7 @@ pub struct JoinEdge {
     /// two is then always 0.
     #[serde(default)]
     pub left_within_right: bool,
-    /// How the join reads in a question, when "with their <rows>" does not say it.
+    /// How the join reads in a question, when "with their rows" does not say it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phrases: Option<JoinPhrases>,
 }
@@ -532,7 +532,7 @@ pub struct Lexicon {
     pub columns: std::collections::BTreeMap<String, String>,
     /// Per column (`schema.table.column`): how an equality filter on it reads after the
     /// rows' noun, `{value}` standing for the literal ("of project {value}", "in {value}").
-    /// A column without one reads "with <phrase> <value>".
+    /// A column without one reads "with `phrase` `value`".
     #[serde(default)]
     pub filters: std::collections::BTreeMap<String, String>,
     /// Per question tone (`DIRECT`, `INTERROGATIVE`, `DESCRIPTIVE`, `ANALYTICAL`): the

@@ -238,6 +238,11 @@ impl Ctx<'_> {
         }
         for (i, r) in q.from.iter().enumerate().skip(1) {
             let (head, tail) = self.join_phrase(q, r);
+            // The first joined rows come "with" the noun, later ones "and".
+            let head = match head.strip_prefix("and ") {
+                Some(rest) if i == 1 => format!("with {rest}"),
+                _ => head,
+            };
             out.push(' ');
             out.push_str(&head);
             out.push_str(&mods[i].text());

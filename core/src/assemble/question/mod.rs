@@ -459,9 +459,15 @@ impl<'p> Ctx<'p> {
 /// is said once ("the area and perimeter, rounded to 2 decimals").
 fn list_outputs(phrases: &[String]) -> String {
     let suffix = |p: &str| {
-        p.rfind(" (")
-            .map(|i| p[i..].to_string())
-            .filter(|s| s.ends_with(" decimals)") || s.ends_with(" decimal)"))
+        p.rfind(" to ").map(|i| p[i..].to_string()).filter(|s| {
+            let digits = s
+                .trim_start_matches(" to ")
+                .trim_end_matches(" decimals")
+                .trim_end_matches(" decimal");
+            (s.ends_with(" decimals") || s.ends_with(" decimal"))
+                && !digits.is_empty()
+                && digits.chars().all(|c| c.is_ascii_digit())
+        })
     };
     let suffixes: Vec<Option<String>> = phrases.iter().map(|p| suffix(p)).collect();
     if phrases.len() >= 2 && suffixes.iter().all(|s| s.is_some() && *s == suffixes[0]) {
@@ -470,7 +476,7 @@ fn list_outputs(phrases: &[String]) -> String {
             .iter()
             .map(|p| p[..p.len() - s.len()].to_string())
             .collect();
-        let digits = s.trim_start_matches(" (").trim_end_matches(')');
+        let digits = s.trim_start_matches(" to ");
         return format!("{}, rounded to {digits}", join_list(&stripped, true));
     }
     join_list(phrases, true)
@@ -743,7 +749,7 @@ impl Ctx<'_> {
                 other => format!("where {}", self.condition(other)),
             })
             .collect();
-        format!(", keeping groups {}", join_list(&h, false))
+        format!(", only groups {}", join_list(&h, false))
     }
 
     /// ", highest height first", ", only the 10 with the largest area", ", ordered by name".
@@ -765,20 +771,18 @@ impl Ctx<'_> {
                     (Some(n), Some(w)) => parts.push(format!(", only the {n} with the {w} {key}")),
                     (Some(n), None) => parts.push(format!(
                         ", the first {n} by {key}{}",
-                        if *desc { " in reverse order" } else { "" }
+                        if *desc { " descending" } else { "" }
                     )),
                     (None, Some(w)) => parts.push(format!(", {w} {key} first")),
-                    (None, None) => parts.push(format!(
-                        ", ordered by {key}{}",
-                        if *desc { " in reverse" } else { "" }
-                    )),
+                    (None, None) if *desc => parts.push(format!(", by {key} descending")),
+                    (None, None) => parts.push(format!(", ordered by {key}")),
                 }
             } else {
                 parts.push(format!(
                     ", then by {key}{}",
                     match (word, desc) {
                         (Some(w), _) => format!(" ({w} first)"),
-                        (None, true) => " in reverse".to_string(),
+                        (None, true) => " descending".to_string(),
                         (None, false) => String::new(),
                     }
                 ));
@@ -800,7 +804,8 @@ impl Ctx<'_> {
             PlanExpr::Output { .. } => true,
             other => q.items.iter().any(|i| &i.expr == other),
         };
-        if !output || full.starts_with("number of ") {
+        let plain_count = matches!(e, PlanExpr::Aggregate { function, .. } if function.eq_ignore_ascii_case("count"));
+        if !output || plain_count {
             return full;
         }
         // A column's phrase, or an aggregate of one, is short already and may hold " of "
@@ -828,17 +833,25 @@ impl Ctx<'_> {
             _ => false,
         };
         if of_column {
-            return match full.rfind(" (") {
-                Some(i) if full.ends_with("decimals)") || full.ends_with("decimal)") => {
+            return match full.rfind(" to ") {
+                Some(i) if full.ends_with(" decimals") || full.ends_with(" decimal") => {
                     full[..i].to_string()
                 }
                 _ => full,
             };
         }
-        let cut = [" of ", " from ", " between ", " (", " around ", " within "]
-            .iter()
-            .filter_map(|sep| full.find(sep))
-            .min();
+        let cut = [
+            " of ",
+            " from ",
+            " between ",
+            " (",
+            " around ",
+            " within ",
+            " to ",
+        ]
+        .iter()
+        .filter_map(|sep| full.find(sep))
+        .min();
         match cut {
             Some(i) if i > 0 => full[..i].to_string(),
             _ => full,
@@ -858,6 +871,12 @@ impl Ctx<'_> {
                 .unwrap_or(e),
             other => other,
         };
+        // A cluster number is a label: ordered, not ranked.
+        if let PlanExpr::Window { function, .. } = e {
+            if function.to_lowercase().starts_with("st_cluster") {
+                return (None, None);
+            }
+        }
         if let PlanExpr::Column { rel, column } = e {
             let role = self
                 .bases

@@ -221,6 +221,29 @@ impl Ctx<'_> {
                     left: hundred,
                     right: part,
                 } if is_hundred(hundred) => {
+                    // 100 · COUNT(*) FILTER (WHERE c) / COUNT(*): the share of rows where c.
+                    if let (
+                        PlanExpr::Aggregate {
+                            function,
+                            arg: None,
+                            filter: Some(c),
+                            ..
+                        },
+                        PlanExpr::Aggregate {
+                            arg: None,
+                            filter: None,
+                            ..
+                        },
+                    ) = (part.as_ref(), right)
+                    {
+                        if function.eq_ignore_ascii_case("count") {
+                            return format!(
+                                "the percentage of {} where {}",
+                                self.counted(self.main),
+                                self.condition(c)
+                            );
+                        }
+                    }
                     format!("{} as a percentage of {}", self.expr(part), strip_the(&r))
                 }
                 _ if matches!(right, PlanExpr::Literal { .. }) => format!("{l} divided by {r}"),
@@ -334,8 +357,8 @@ impl Ctx<'_> {
             ),
             "ROUND" | "round" => match a(1).as_str() {
                 "" => format!("{} rounded", a(0)),
-                "1" => format!("{} (1 decimal)", a(0)),
-                d => format!("{} ({d} decimals)", a(0)),
+                "1" => format!("{} to 1 decimal", a(0)),
+                d => format!("{} to {d} decimals", a(0)),
             },
             // NULLIF(x, 0) only keeps a division by zero from failing: it reads as x.
             "NULLIF" | "nullif" => a(0),
