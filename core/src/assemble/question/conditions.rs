@@ -124,7 +124,7 @@ fn has_column(e: &PlanExpr) -> bool {
 }
 
 /// The column under casts and reprojections.
-fn bare_column(e: &PlanExpr) -> Option<(&str, &str)> {
+pub(super) fn bare_column(e: &PlanExpr) -> Option<(&str, &str)> {
     match e {
         PlanExpr::Column { rel, column } => Some((rel, column)),
         PlanExpr::Cast { expr, .. } => bare_column(expr),

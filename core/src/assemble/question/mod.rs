@@ -253,12 +253,20 @@ impl<'p> Ctx<'p> {
         }
     }
 
+    /// The pack's table a relation reads.
+    fn table_of(&self, alias: &str) -> Option<&'p crate::pack::TableInfo> {
+        let (s, n) = self.bases.get(alias)?.split_once('.')?;
+        self.pack.table(s, n)
+    }
+
+    /// The role of a relation's column.
+    fn role_of(&self, alias: &str, column: &str) -> Option<crate::pack::ColumnRole> {
+        self.table_of(alias).and_then(|t| t.role(column))
+    }
+
     /// Whether `column` identifies a row of `alias`'s table (its entity or primary key).
     fn identifies(&self, alias: &str, column: &str) -> bool {
-        let Some((s, n)) = self.bases.get(alias).and_then(|b| b.split_once('.')) else {
-            return false;
-        };
-        self.pack.table(s, n).is_some_and(|t| {
+        self.table_of(alias).is_some_and(|t| {
             t.entity == [column.to_string()] || t.primary_key == [column.to_string()]
         })
     }
@@ -266,40 +274,15 @@ impl<'p> Ctx<'p> {
     /// Whether the relation's table has one geometry or raster column (it then needs no
     /// naming in a spatial condition).
     fn one_shape(&self, alias: &str) -> bool {
-        let Some((s, n)) = self.bases.get(alias).and_then(|b| b.split_once('.')) else {
-            return false;
-        };
-        self.pack.table(s, n).is_some_and(|t| {
-            t.roles
-                .iter()
-                .filter(|r| {
-                    matches!(
-                        r,
-                        crate::pack::ColumnRole::Geometry | crate::pack::ColumnRole::Raster
-                    )
-                })
-                .count()
-                == 1
-        })
+        self.table_of(alias)
+            .is_some_and(|t| t.roles.iter().filter(|r| is_shape(**r)).count() == 1)
     }
 
     /// Whether a relation other than `rel` has a geometry or raster the question states.
     fn other_shapes(&self, rel: &str) -> bool {
-        self.used.iter().any(|(a, c)| {
-            a != rel
-                && self
-                    .bases
-                    .get(a)
-                    .and_then(|b| b.split_once('.'))
-                    .and_then(|(s, n)| self.pack.table(s, n))
-                    .and_then(|t| t.role(c))
-                    .is_some_and(|r| {
-                        matches!(
-                            r,
-                            crate::pack::ColumnRole::Geometry | crate::pack::ColumnRole::Raster
-                        )
-                    })
-        })
+        self.used
+            .iter()
+            .any(|(a, c)| a != rel && self.role_of(a, c).is_some_and(is_shape))
     }
 
     /// The rows a `COUNT(*)` of the main query counts.
@@ -480,6 +463,14 @@ fn list_outputs(phrases: &[String]) -> String {
         return format!("{}, rounded to {digits}", join_list(&stripped, true));
     }
     join_list(phrases, true)
+}
+
+/// Geometries and rasters: what spatial functions read.
+fn is_shape(r: crate::pack::ColumnRole) -> bool {
+    matches!(
+        r,
+        crate::pack::ColumnRole::Geometry | crate::pack::ColumnRole::Raster
+    )
 }
 
 /// Whether a CTE or derived table aggregates (its rows are groups, not table rows).
@@ -878,12 +869,7 @@ impl Ctx<'_> {
             }
         }
         if let PlanExpr::Column { rel, column } = e {
-            let role = self
-                .bases
-                .get(rel)
-                .and_then(|b| b.split_once('.'))
-                .and_then(|(s, n)| self.pack.table(s, n))
-                .and_then(|t| t.role(column));
+            let role = self.role_of(rel, column);
             use crate::pack::ColumnRole as R;
             return match role {
                 Some(R::Timestamp) => (Some("latest"), Some("earliest")),

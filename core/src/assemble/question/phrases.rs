@@ -2,7 +2,7 @@
 //! spatial functions, in a planner's words ("the total length in metres of the line
 //! route", "the 50 m buffer around the bus location").
 
-use super::conditions::lit;
+use super::conditions::{bare_column, lit};
 use super::{strip_the, Ctx};
 use crate::plan::{ArithOp, Literal, PlanExpr, SelectPlan};
 
@@ -34,18 +34,6 @@ fn band_words(op: crate::plan::CompareOp) -> &'static str {
         C::GtEq => "from",
         C::Eq => "at",
         C::NotEq => "other than",
-    }
-}
-
-/// The column a measurement reads, under its cast or reprojection.
-fn bare_shape(e: &PlanExpr) -> Option<(&str, &str)> {
-    match e {
-        PlanExpr::Column { rel, column } => Some((rel, column)),
-        PlanExpr::Cast { expr, .. } => bare_shape(expr),
-        PlanExpr::Call { function, args } if function == "ST_Transform" => {
-            args.first().and_then(bare_shape)
-        }
-        _ => None,
     }
 }
 
@@ -333,7 +321,7 @@ impl Ctx<'_> {
         // relation ("the area in m² of buildings").
         let of = |i: usize| {
             let only = self.in_arith.get() == 0
-                && args.get(i).and_then(bare_shape).is_some_and(|(rel, _)| {
+                && args.get(i).and_then(bare_column).is_some_and(|(rel, _)| {
                     self.main.from[0].alias == rel && self.one_shape(rel) && !self.other_shapes(rel)
                 });
             if only {
