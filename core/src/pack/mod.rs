@@ -539,7 +539,8 @@ pub struct Lexicon {
     /// openings a question may take, `{body}` standing for the request and `{be}` for "is"
     /// or "are". Each must read in its tone (an interrogative ends with `?`, an analytical
     /// one starts with compute / calculate / determine …). Built-in English openings when
-    /// absent.
+    /// absent. A key `<TONE>/plain` holds the openings for requests that return stored
+    /// columns only (nothing computed), when they need other verbs.
     #[serde(default)]
     pub openings: std::collections::BTreeMap<String, Vec<String>>,
 }

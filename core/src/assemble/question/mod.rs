@@ -540,7 +540,14 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
     let tone = &plan.requested.question_tone;
     let parts = ctx.body(&plan.main);
     let key = crate::features::Label::as_str(tone);
-    let own = pack.data().lexicon.openings.get(key);
+    // A request that computes nothing (plain columns) may have openings of its own
+    // ("ANALYTICAL/plain": no "Calculate the file name").
+    let openings = &pack.data().lexicon.openings;
+    let own = parts
+        .plain
+        .then(|| openings.get(&format!("{key}/plain")))
+        .flatten()
+        .or_else(|| openings.get(key));
     let builtin: Vec<String> = OPENINGS
         .iter()
         .find(|(t, _)| *t == key)
@@ -592,6 +599,8 @@ struct Parts {
     count: bool,
     /// The count is all that is returned ("How many <rows> are there?").
     how_many: bool,
+    /// Every output is a stored column (nothing is computed).
+    plain: bool,
 }
 
 fn capitalise(s: &str) -> String {
@@ -667,6 +676,7 @@ impl Ctx<'_> {
                 many: false,
                 count: true,
                 how_many: others.is_empty(),
+                plain: false,
             };
         }
         let phrases: Vec<String> = outputs.iter().map(|e| self.output(e)).collect();
@@ -677,6 +687,7 @@ impl Ctx<'_> {
             many: phrases.len() > 1,
             count: false,
             how_many: false,
+            plain: outputs.iter().all(|e| matches!(e, PlanExpr::Column { .. })),
         }
     }
 
@@ -909,7 +920,7 @@ mod tests {
                     .replace("{rest}", "");
                 assert_eq!(
                     crate::features::Label::as_str(&QuestionTone::of(&q)),
-                    tone,
+                    tone.trim_end_matches("/plain"),
                     "{t:?} reads {q:?}"
                 );
             }
