@@ -95,6 +95,8 @@ fn own_selector_and_metric_are_used_by_the_pipeline() {
     assert!(records.iter().all(|r| r.question.starts_with("Return ")
         || r.question.starts_with("Can you list ")
         || r.question.starts_with("I need ")
-        || r.question.starts_with("Calculate ")));
+        || r.question.starts_with("Calculate ")
+        // The analytical opening for stored columns only ("ANALYTICAL/plain").
+        || r.question.starts_with("Analyse ")));
     assert!(!records.iter().any(|r| r.question.starts_with("List ")));
 }
