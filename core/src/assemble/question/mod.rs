@@ -709,15 +709,17 @@ impl Ctx<'_> {
         if q.group_by.is_empty() {
             return String::new();
         }
-        let g: Vec<String> = q
-            .group_by
-            .iter()
-            .map(|e| match e {
-                PlanExpr::Column { rel, column } if self.identifies(rel, column) => self.noun(rel),
-                other => strip_the(&self.expr(other)).to_string(),
-            })
-            .collect();
+        let g: Vec<String> = q.group_by.iter().map(|e| self.group_phrase(e)).collect();
         format!(", per {}", join_list(&g, true))
+    }
+
+    /// A grouping or partition key: a relation's identifier reads as its noun ("per census
+    /// section"), anything else as its phrase ("per network id").
+    fn group_phrase(&self, e: &PlanExpr) -> String {
+        match e {
+            PlanExpr::Column { rel, column } if self.identifies(rel, column) => self.noun(rel),
+            other => strip_the(&self.expr(other)).to_string(),
+        }
     }
 
     fn having(&self, q: &SelectPlan) -> String {

@@ -265,15 +265,7 @@ impl Ctx<'_> {
         if partition_by.is_empty() {
             base
         } else {
-            let p: Vec<String> = partition_by
-                .iter()
-                .map(|e| match e {
-                    PlanExpr::Column { rel, column } if self.identifies(rel, column) => {
-                        self.noun(rel)
-                    }
-                    other => strip_the(&self.expr(other)).to_string(),
-                })
-                .collect();
+            let p: Vec<String> = partition_by.iter().map(|e| self.group_phrase(e)).collect();
             format!("{base} within each {}", p.join(" and "))
         }
     }
