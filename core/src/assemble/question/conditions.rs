@@ -237,7 +237,7 @@ impl Ctx<'_> {
             out.push_str(&format!(" of the same {}", join_list(&same, true)));
         }
         for (i, r) in q.from.iter().enumerate().skip(1) {
-            let (head, tail) = self.join_phrase(q, r);
+            let (head, tail) = self.join_phrase(r);
             // The first joined rows come "with" the noun, later ones "and".
             let head = match head.strip_prefix("and ") {
                 Some(rest) if i == 1 => format!("with {rest}"),
@@ -415,7 +415,7 @@ impl Ctx<'_> {
 
     /// "and their project scenario", "and the census sections … containing them": the
     /// head, then the joined relation's own conditions, then the tail.
-    fn join_phrase(&self, q: &SelectPlan, r: &Relation) -> (String, String) {
+    fn join_phrase(&self, r: &Relation) -> (String, String) {
         let Some(j) = &r.join else {
             return (format!("and {}", self.plural_of(&r.alias)), String::new());
         };
@@ -471,7 +471,7 @@ impl Ctx<'_> {
                     let p = if forward { &p.forward } else { &p.backward };
                     return (p.clone(), optional);
                 }
-                if self.join_is_to_one(q, r) {
+                if self.join_is_to_one(r) {
                     (format!("and their {}", self.noun(&r.alias)), optional)
                 } else {
                     (format!("and their {}", self.plural_of(&r.alias)), optional)

@@ -290,7 +290,7 @@ impl<'p> Ctx<'p> {
         let first = &q.from[0];
         let mut many: Vec<&Relation> = Vec::new();
         for r in q.from.iter().skip(1) {
-            if !self.join_is_to_one(q, r) {
+            if !self.join_is_to_one(r) {
                 many.push(r);
             }
         }
@@ -395,7 +395,7 @@ impl<'p> Ctx<'p> {
     }
 
     /// Whether each earlier row meets at most one row of `r` (a key join onto `r`'s key).
-    fn join_is_to_one(&self, _q: &SelectPlan, r: &Relation) -> bool {
+    fn join_is_to_one(&self, r: &Relation) -> bool {
         let Some(e) = self.edge_of(r) else {
             return false;
         };
