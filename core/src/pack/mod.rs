@@ -1030,6 +1030,23 @@ impl SchemaPack {
         covers(&t.primary_key) || t.unique.iter().any(covers)
     }
 
+    /// Whether `column` of `table` (`schema.table`) is part of its primary key or of a
+    /// unique key.
+    pub fn in_key(&self, table: &str, column: &str) -> bool {
+        let Some((schema, name)) = table.split_once('.') else {
+            return false;
+        };
+        self.data
+            .schemas
+            .iter()
+            .find(|s| s.name == schema)
+            .and_then(|s| s.tables.iter().find(|t| t.name == name))
+            .is_some_and(|t| {
+                t.primary_key.iter().any(|c| c == column)
+                    || t.unique.iter().any(|k| k.iter().any(|c| c == column))
+            })
+    }
+
     /// The pack's data, as stored.
     pub fn data(&self) -> &PackData {
         &self.data

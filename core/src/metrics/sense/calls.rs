@@ -730,3 +730,112 @@ pub(super) fn said_twice(l: &mut Lint<'_>, lvl: &Level<'_>) {
         }
     }
 }
+
+/// The unit the pack gives `table.column` (`schema.table`), when it gives one.
+pub(super) fn column_unit<'p>(l: &Lint<'p>, table: &str, column: &str) -> Option<&'p str> {
+    let (schema, name) = table.split_once('.')?;
+    l.pack
+        .data()
+        .schemas
+        .iter()
+        .find(|s| s.name == schema)?
+        .tables
+        .iter()
+        .find(|t| t.name == name)?
+        .columns
+        .iter()
+        .find(|c| c.name == column)?
+        .unit
+        .as_deref()
+}
+
+/// S7: a measure compared with a subquery's aggregate of a measure in another unit
+/// ("gross floor area above the average height").
+pub(super) fn compared_units(l: &mut Lint<'_>, lvl: &Level<'_>) {
+    let mut conds: Vec<&Expr> = Vec::new();
+    if let Some(w) = &lvl.select.selection {
+        conds.push(w);
+    }
+    if let Some(h) = &lvl.select.having {
+        conds.push(h);
+    }
+    let mut hits: Vec<(String, &Expr)> = Vec::new();
+    for c in conds {
+        super::scope::for_each_local(c, &mut |x| {
+            let Expr::BinaryOp { left, op, right } = x else {
+                return;
+            };
+            use sqlparser::ast::BinaryOperator as B;
+            if !matches!(op, B::Gt | B::Lt | B::GtEq | B::LtEq | B::Eq | B::NotEq) {
+                return;
+            }
+            for (a, b) in [(left, right), (right, left)] {
+                let Expr::Subquery(q) = strip(b) else {
+                    continue;
+                };
+                let Some(outer) = measured_column(l, lvl, a) else {
+                    continue;
+                };
+                let Some(sel) = super::scope::single_select(q) else {
+                    continue;
+                };
+                let ctes = super::scope::own_ctes(q);
+                let inner = Level::new(l.pack, sel, &ctes);
+                let [item] = sel.projection.as_slice() else {
+                    continue;
+                };
+                let (sqlparser::ast::SelectItem::UnnamedExpr(e)
+                | sqlparser::ast::SelectItem::ExprWithAlias { expr: e, .. }) = item
+                else {
+                    continue;
+                };
+                let e = match strip(e) {
+                    Expr::Function(f)
+                        if matches!(fn_name(f).as_str(), "avg" | "min" | "max" | "sum") =>
+                    {
+                        match args_of(f).first() {
+                            Some(a) => *a,
+                            None => continue,
+                        }
+                    }
+                    other => other,
+                };
+                let Some(theirs) = measured_column(l, &inner, e) else {
+                    continue;
+                };
+                if outer.1 != theirs.1 {
+                    hits.push((
+                        format!(
+                            "{} ({}) is compared with a subquery over {} ({}): different units",
+                            outer.0,
+                            outer.1.unwrap_or("no unit"),
+                            theirs.0,
+                            theirs.1.unwrap_or("no unit")
+                        ),
+                        x,
+                    ));
+                }
+            }
+        });
+    }
+    if let Some((m, at)) = hits.into_iter().next() {
+        l.flag(SenseCode::UnitError, m, Some(at));
+    }
+}
+
+/// A measure column `e` reads, named `table.column`, with its unit.
+fn measured_column<'p>(
+    l: &Lint<'p>,
+    lvl: &Level<'_>,
+    e: &Expr,
+) -> Option<(String, Option<&'p str>)> {
+    let c = lvl.column(l.pack, strip(e))?;
+    let (role, _) = column_role(l, &c.table, &c.column);
+    if role != Some(ColumnRole::Measure) {
+        return None;
+    }
+    Some((
+        format!("{}.{}", c.alias, c.column),
+        column_unit(l, &c.table, &c.column),
+    ))
+}

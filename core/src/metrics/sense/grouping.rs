@@ -12,35 +12,102 @@ use super::scope::{
 use super::{args_of, constant, distinct_args, fn_name, number, text, Lint, SenseCode};
 use crate::sql::analyze::fold;
 
-/// Columns the WHERE clause pins to one value (`col = literal`), and the columns of the
-/// same relation the pinned value fixes through the pack's areas (`project_id =
-/// 'milano_centro'` fixes the project's name, city and network: one area has that id).
+/// Columns the WHERE clause pins to one value (`col = literal`), those a CTE or derived
+/// table the level reads pins, the columns join equalities tie to a pinned one, and the
+/// columns of the same relation the pinned value fixes through the pack's areas
+/// (`project_id = 'milano_centro'` fixes the project's name, city and network: one area
+/// has that id).
 pub(super) fn pinned(l: &Lint<'_>, lvl: &Level<'_>) -> Vec<ColRef> {
-    let mut v: Vec<ColRef> = Vec::new();
-    let mut named: Vec<(ColRef, &str)> = Vec::new();
+    // Many checks ask for one level's pins: worked out once per level.
+    let key = lvl.select as *const sqlparser::ast::Select as usize;
+    if let Some(v) = l.pinned_cache.borrow().get(&key) {
+        return v.clone();
+    }
+    let v: Vec<ColRef> = pinned_values(l, lvl, 0)
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    l.pinned_cache.borrow_mut().insert(key, v.clone());
+    v
+}
+
+/// [`pinned`], with the text value each column is pinned to when it is one.
+fn pinned_values(l: &Lint<'_>, lvl: &Level<'_>, depth: usize) -> Vec<(ColRef, Option<String>)> {
+    let mut v: Vec<(ColRef, Option<String>)> = Vec::new();
+    let push = |v: &mut Vec<(ColRef, Option<String>)>, c: ColRef, t: Option<String>| {
+        if !v.iter().any(|(d, _)| *d == c) {
+            v.push((c, t));
+        }
+    };
     if let Some(w) = &lvl.select.selection {
         for (left, right) in equalities(w) {
             let lit = |e: &Expr| number(e).is_some() || text(e).is_some();
             if let (Some(col), true) = (lvl.column(l.pack, left), lit(right)) {
-                if let Some(t) = text(right) {
-                    named.push((col.clone(), t));
-                }
-                v.push(col);
+                push(&mut v, col, text(right).map(str::to_string));
             } else if let (Some(col), true) = (lvl.column(l.pack, right), lit(left)) {
-                if let Some(t) = text(left) {
-                    named.push((col.clone(), t));
-                }
-                v.push(col);
+                push(&mut v, col, text(left).map(str::to_string));
             }
         }
     }
+    // Inside the CTEs and derived tables this level reads (one relation each).
+    if depth < 4 {
+        for rel in &lvl.rels {
+            let RelSource::Query(q) = &rel.source else {
+                continue;
+            };
+            let Some(sel) = single_select(q) else {
+                continue;
+            };
+            let ctes = own_ctes(q);
+            let inner = Level::new(l.pack, sel, &ctes);
+            if inner.rels.len() != 1 {
+                continue;
+            }
+            for (c, t) in pinned_values(l, &inner, depth + 1) {
+                let outer = ColRef {
+                    alias: rel.alias.clone(),
+                    table: c.table,
+                    column: c.column,
+                };
+                push(&mut v, outer, t);
+            }
+        }
+    }
+    // Through the joins' key equalities.
+    let ties: Vec<(ColRef, ColRef)> = lvl
+        .rels
+        .iter()
+        .filter_map(|r| r.on)
+        .flat_map(|on| lvl.column_equalities(l.pack, on))
+        .collect();
+    loop {
+        let mut grew = false;
+        for (a, b) in &ties {
+            for (from, to) in [(a, b), (b, a)] {
+                let found = v.iter().find(|(c, _)| c == from).map(|(_, t)| t.clone());
+                if let Some(t) = found {
+                    if !v.iter().any(|(c, _)| c == to) {
+                        v.push((to.clone(), t));
+                        grew = true;
+                    }
+                }
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    let named: Vec<(ColRef, String)> = v
+        .iter()
+        .filter_map(|(c, t)| Some((c.clone(), t.clone()?)))
+        .collect();
     for (col, t) in named {
         // Only a value that names one area (its id or its name: a project) fixes the
         // area's other values; a region code or a city may hold places the pack does not
         // list.
         let mut areas = l.pack.data().areas.iter().filter(|a| {
             (t == a.id || t == a.name)
-                && a.value(&col.table, &col.column).and_then(|y| y.as_str()) == Some(t)
+                && a.value(&col.table, &col.column).and_then(|y| y.as_str()) == Some(t.as_str())
         });
         let (Some(first), None) = (areas.next(), areas.next()) else {
             continue;
@@ -58,8 +125,12 @@ pub(super) fn pinned(l: &Lint<'_>, lvl: &Level<'_>) -> Vec<ColRef> {
                 table: col.table.clone(),
                 column: other.clone(),
             };
-            if first.value(&col.table, other).is_some() && !v.contains(&c) {
-                v.push(c);
+            let value = first
+                .value(&col.table, other)
+                .and_then(|y| y.as_str())
+                .map(str::to_string);
+            if first.value(&col.table, other).is_some() {
+                push(&mut v, c, value);
             }
         }
     }
@@ -245,10 +316,31 @@ pub(super) fn check(
         .filter_map(|r| r.on)
         .flat_map(|on| lvl.column_equalities(pack, on))
         .collect();
+    let is_key = |c: &ColRef| {
+        c.table
+            .split_once('.')
+            .and_then(|(s, t)| pack.table(s, t))
+            .and_then(|i| i.role(&c.column))
+            == Some(crate::pack::ColumnRole::Key)
+    };
+    // Relations tied by key equalities (not a spatial match).
+    let tied = |a: &str, b: &str| {
+        equal
+            .iter()
+            .any(|(x, y)| (x.alias == a && y.alias == b) || (x.alias == b && y.alias == a))
+    };
     let same = |a: &ColRef, b: &ColRef| {
         equal
             .iter()
             .any(|(x, y)| (x == a && y == b) || (x == b && y == a))
+            // The same identifier on both sides of a key join (a building's id on the
+            // building and on its property record): one entity, one value.
+            || (a.column == b.column
+                && a.alias != b.alias
+                && tied(&a.alias, &b.alias)
+                && a.table != b.table
+                && is_key(a)
+                && is_key(b))
     };
     // An output that repeats another one the join makes equal.
     let plain: Vec<(&Expr, ColRef)> = outputs
@@ -374,6 +466,26 @@ pub(super) fn check(
             }
         }
     }
+    // Outputs that are all columns the filters fix: the same row each time. (A single
+    // output shown back beside others, "the municipality" of sections of 'Bologna', is
+    // how people write; the selector leaves it out of what it generates.)
+    if !exists_body && group.is_empty() && l.depth == 1 {
+        let cols: Vec<(&Expr, Option<ColRef>)> = outputs
+            .iter()
+            .map(|(e, _)| (*e, lvl.column(pack, e)))
+            .collect();
+        let all_pinned = !cols.is_empty()
+            && cols
+                .iter()
+                .all(|(_, c)| c.as_ref().is_some_and(|c| pins.contains(c)));
+        if all_pinned {
+            l.flag(
+                SenseCode::ConstantOutput,
+                "every output is a column the filters fix: the same row each time".into(),
+                cols.first().map(|(e, _)| *e),
+            );
+        }
+    }
     // Ordering by a constant, by a pinned column or by a constant output.
     for e in order {
         let by_output = match e {
@@ -398,7 +510,7 @@ pub(super) fn check(
 
 /// Whether `name` (lower case) is an aggregate: a PostgreSQL builtin one, or one the
 /// pack's catalogue declares.
-fn is_aggregate(pack: &crate::pack::SchemaPack, name: &str) -> bool {
+pub(super) fn is_aggregate(pack: &crate::pack::SchemaPack, name: &str) -> bool {
     crate::sql::builtins::is_aggregate(name)
         || pack.function(name).is_some_and(|(_, sigs)| {
             sigs.iter()

@@ -634,3 +634,173 @@ fn fan_out(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, order: &[&Expr]) {
         l.flag(SenseCode::FanOut, m, Some(at));
     }
 }
+
+/// Rows a join repeats, shown without what tells them apart: a list (no grouping, no
+/// aggregate, no DISTINCT) whose outputs read only relations the joins repeat prints the
+/// same row once per matched row ("the project name of projects with their buildings");
+/// when every relation repeats (pairs), each side needs a column that identifies it.
+pub(super) fn indistinct_rows(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, order: &[&Expr]) {
+    let sel = lvl.select;
+    if !shape.any_repeated()
+        || sel.distinct.is_some()
+        || sel.having.is_some()
+        || !matches!(&sel.group_by, sqlparser::ast::GroupByExpr::Expressions(g, _) if g.is_empty())
+    {
+        return;
+    }
+    let pack = l.pack;
+    let mut exprs: Vec<&Expr> = Vec::new();
+    for item in &sel.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => exprs.push(e),
+            _ => return,
+        }
+    }
+    let mut aggregated = false;
+    for e in &exprs {
+        for_each_local(e, &mut |x| {
+            if let Expr::Function(f) = x {
+                if f.over.is_none() && super::grouping::is_aggregate(pack, &fn_name(f)) {
+                    aggregated = true;
+                }
+            }
+        });
+    }
+    if aggregated {
+        return;
+    }
+    exprs.extend(order.iter().copied());
+    // Per relation: read at all, and read through a column that identifies its rows.
+    let mut read: BTreeSet<String> = BTreeSet::new();
+    let mut identified: BTreeSet<String> = BTreeSet::new();
+    for e in &exprs {
+        for_each_local(e, &mut |x| {
+            if let Some(c) = lvl.column(pack, x) {
+                let (role, _) = super::calls::column_role(l, &c.table, &c.column);
+                if pack.in_key(&c.table, &c.column)
+                    || matches!(role, Some(crate::pack::ColumnRole::Name))
+                {
+                    identified.insert(c.alias.clone());
+                }
+                read.insert(c.alias);
+            }
+        });
+    }
+    let kept: Vec<&Rel<'_>> = lvl
+        .rels
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !shape.repeated[*i])
+        .map(|(_, r)| r)
+        .collect();
+    // A relation the filters pin to one row (its key fixed) needs nothing to tell its
+    // rows apart, nor does one an anti-join empties (LEFT JOIN … IS NULL).
+    let single = |r: &Rel<'_>| {
+        r.left
+            || lvl
+                .base_table(pack, r)
+                .is_some_and(|t| covers_key(pack, &t, &super::grouping::pinned_columns(l, lvl, r)))
+    };
+    let message = if kept.is_empty() {
+        lvl.rels
+            .iter()
+            .find(|r| !single(r) && !identified.contains(&r.alias) && !read.contains(&r.alias))
+            .map(|r| {
+                format!(
+                    "each row pairs matched rows, but nothing shown identifies the row of {}: the same output repeats",
+                    r.alias
+                )
+            })
+    } else if kept.iter().all(|r| !read.contains(&r.alias)) {
+        Some(format!(
+            "the joins repeat every relation shown; nothing of {} tells the rows apart: the same output repeats once per match",
+            kept.iter().map(|r| r.alias.as_str()).collect::<Vec<_>>().join(", ")
+        ))
+    } else {
+        None
+    };
+    if let Some(m) = message {
+        l.flag(SenseCode::FanOut, m, exprs.first().copied());
+    }
+}
+
+/// S5: a table joined to itself on equal columns with nothing that keeps a row from
+/// matching itself (no `<>` between the two, no different values pinned on each): every
+/// row is paired with itself, and a distance or a difference between the two is 0 there.
+pub(super) fn paired_with_itself(l: &mut Lint<'_>, lvl: &Level<'_>) {
+    let pack = l.pack;
+    let conds = lvl.conditions();
+    // alias.column → the literal the conditions pin it to.
+    let mut pins: Vec<(super::scope::ColRef, String)> = Vec::new();
+    for c in &conds {
+        if let Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq,
+            right,
+        } = c
+        {
+            for (a, b) in [(left, right), (right, left)] {
+                if let (Some(col), Expr::Value(v)) = (lvl.column(pack, a), b.as_ref()) {
+                    pins.push((col, v.to_string()));
+                }
+            }
+        }
+    }
+    for (i, r) in lvl.rels.iter().enumerate() {
+        let (Some(on), Some(t)) = (r.on, lvl.base_table(pack, r)) else {
+            continue;
+        };
+        if !matches!(r.source, RelSource::Table(_)) {
+            continue;
+        }
+        let eqs = lvl.column_equalities(pack, on);
+        let Some(other) = eqs.iter().find_map(|(a, b)| {
+            let (mine, theirs) = if a.alias == r.alias { (a, b) } else { (b, a) };
+            (mine.alias == r.alias
+                && theirs.alias != r.alias
+                && theirs.table == t
+                && mine.column == theirs.column)
+                .then(|| theirs.alias.clone())
+        }) else {
+            continue;
+        };
+        if lvl.rels[..i]
+            .iter()
+            .all(|x| x.alias != other || !matches!(x.source, RelSource::Table(_)))
+        {
+            continue;
+        }
+        let pair = [r.alias.as_str(), other.as_str()];
+        // A condition comparing the two aliases other than by equality keeps them apart.
+        let apart = conds.iter().any(|c| {
+            let Expr::BinaryOp { op, .. } = c else {
+                return false;
+            };
+            if matches!(op, BinaryOperator::Eq | BinaryOperator::And) {
+                return false;
+            }
+            let mut a = BTreeSet::new();
+            lvl.aliases_in(pack, c, &mut a);
+            pair.iter().all(|p| a.contains(*p))
+        }) || conds.iter().any(|c| {
+            // A spatial predicate or a function of both (not a plain equality) pairs rows
+            // by something other than identity.
+            matches!(c, Expr::Function(_) | Expr::UnaryOp { .. })
+        }) || pins.iter().any(|(c, v)| {
+            c.alias == r.alias
+                && pins
+                    .iter()
+                    .any(|(d, w)| d.alias == other && d.column == c.column && w != v)
+        });
+        if !apart {
+            l.flag(
+                SenseCode::IncoherentAnalysis,
+                format!(
+                    "{} is {} joined to itself on equal columns, and nothing keeps a row from matching itself",
+                    r.alias, other
+                ),
+                Some(on),
+            );
+        }
+    }
+}

@@ -173,6 +173,7 @@ pub fn sense_findings(pack: &SchemaPack, statement: &Statement) -> Vec<Finding> 
         points: Vec::new(),
         nestings: 0,
         fake_nestings: Vec::new(),
+        pinned_cache: Default::default(),
         depth: 0,
     };
     l.query(q, &[], false);
@@ -191,8 +192,11 @@ pub(super) struct Lint<'p> {
     pub points: Vec<(f64, f64, Option<Location>)>,
     /// CTEs, derived tables and subqueries seen.
     pub nestings: usize,
-    /// The ones that only filter one table, with where they are.
-    pub fake_nestings: Vec<(String, Option<Location>)>,
+    /// The ones that do nothing, each once (keyed by the nested query's address), with
+    /// why and where.
+    pub fake_nestings: Vec<(usize, String, Option<Location>)>,
+    /// Each level's pinned columns ([`grouping::pinned`]), by the level's address.
+    pinned_cache: std::cell::RefCell<std::collections::HashMap<usize, Vec<scope::ColRef>>>,
     depth: usize,
 }
 
@@ -259,9 +263,15 @@ impl Lint<'_> {
 
     fn level<'q>(&mut self, lvl: &Level<'q>, order: &[&'q Expr], exists_body: bool) {
         let shape = joins::check(self, lvl, order);
+        nesting::passthrough_top(self, lvl);
+        joins::paired_with_itself(self, lvl);
+        if !exists_body {
+            joins::indistinct_rows(self, lvl, &shape, order);
+        }
         calls::whole_records(self, lvl);
         calls::validity_fixed_by_filter(self, lvl);
         calls::said_twice(self, lvl);
+        calls::compared_units(self, lvl);
         grouping::check(self, lvl, order, &shape, exists_body);
         let mut exprs = select_exprs(lvl.select);
         exprs.extend(order.iter().copied());

@@ -32,17 +32,7 @@ pub(super) fn check_body(l: &mut Lint<'_>, body: &Query, what: &str) {
     if lvl.rels.len() != 1 || !matches!(lvl.rels[0].source, RelSource::Table(_)) {
         return;
     }
-    let plain = sel.projection.iter().all(|i| match i {
-        SelectItem::UnnamedExpr(e) => {
-            matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
-        }
-        SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => true,
-        SelectItem::ExprWithAlias { expr, .. } => {
-            matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
-        }
-        _ => false,
-    });
-    if !plain {
+    if !sel.projection.iter().all(plain_item) {
         return;
     }
     // A filter that itself nests (EXISTS / IN / scalar subquery) does something.
@@ -65,12 +55,14 @@ pub(super) fn check_body(l: &mut Lint<'_>, body: &Query, what: &str) {
     if nested {
         return;
     }
-    l.fake_nestings.push((
+    fake(
+        l,
+        body,
         format!("{what} only filters one table: the same filter belongs in the outer WHERE clause"),
         sel.selection
             .as_ref()
             .and_then(|w| super::location(sqlparser::ast::Spanned::span(w))),
-    ));
+    );
 }
 
 /// A nesting that keeps the first rows by a time, a category, a code or a flag: "the 100
@@ -101,20 +93,76 @@ fn arbitrary_top(l: &mut Lint<'_>, body: &Query, sel: &sqlparser::ast::Select, w
         Some(ColumnRole::Timestamp | ColumnRole::Category | ColumnRole::Code | ColumnRole::Flag)
     ) || enumerated;
     if arbitrary {
-        l.fake_nestings.push((
+        fake(
+            l,
+            body,
             format!(
                 "{what} keeps the first rows by {}.{}: an arbitrary subset (recency or ties), not a step of the analysis",
                 c.alias, c.column
             ),
             super::location(sqlparser::ast::Spanned::span(&first.expr)),
-        ));
+        );
+    }
+}
+
+/// A level that only reads back the rows a top-N nesting kept: one relation, a CTE or
+/// derived table with `LIMIT`, no filter, no grouping and plain columns out. "The 50
+/// sections with the fewest dwellings, their municipality" is the flat query's
+/// `ORDER BY … LIMIT`; the nesting is a step only when the outer level does something
+/// with the rows kept (filters, joins, groups or computes).
+pub(super) fn passthrough_top(l: &mut Lint<'_>, lvl: &Level<'_>) {
+    let [rel] = lvl.rels.as_slice() else {
+        return;
+    };
+    let RelSource::Query(body) = &rel.source else {
+        return;
+    };
+    let sel = lvl.select;
+    if body.limit_clause.is_none()
+        || sel.selection.is_some()
+        || sel.having.is_some()
+        || sel.distinct.is_some()
+        || !matches!(&sel.group_by, GroupByExpr::Expressions(g, _) if g.is_empty())
+    {
+        return;
+    }
+    if !sel.projection.iter().all(plain_item) {
+        return;
+    }
+    fake(
+        l,
+        body,
+        format!(
+            "the outer query only reads back the rows {} keeps: the same as ORDER BY … LIMIT in one query",
+            rel.alias
+        ),
+        None,
+    );
+}
+
+/// Records a nesting that does nothing, once per nested query.
+fn fake(l: &mut Lint<'_>, body: &Query, why: String, at: Option<crate::Location>) {
+    let key = body as *const Query as usize;
+    if !l.fake_nestings.iter().any(|(k, ..)| *k == key) {
+        l.fake_nestings.push((key, why, at));
+    }
+}
+
+/// A select item that only names a column.
+fn plain_item(i: &SelectItem) -> bool {
+    match i {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+            matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+        }
+        SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => true,
+        _ => false,
     }
 }
 
 /// The statement's L3 finding, when all its nesting is fake.
 pub(super) fn statement(l: &mut Lint<'_>) {
-    if l.nestings > 0 && l.fake_nestings.len() == l.nestings {
-        let (message, location) = l.fake_nestings[0].clone();
+    if l.nestings > 0 && l.fake_nestings.len() >= l.nestings {
+        let (_, message, location) = l.fake_nestings[0].clone();
         l.out.push(crate::Finding {
             severity: crate::Severity::Warning,
             aspect: crate::Aspect::Sense,
