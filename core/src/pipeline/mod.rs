@@ -62,10 +62,19 @@ pub struct Thresholds {
     /// is counted under the finding's code, e.g. `s1_fan_out`), 0 turns the filter off.
     #[serde(default = "one")]
     pub sense: f64,
+    /// Longest question kept, in words (the seed corpus never exceeds 60): a longer one
+    /// reads the SQL out rather than asking it. Rejections count as `question_too_long`;
+    /// 0 turns the limit off.
+    #[serde(default = "sixty")]
+    pub max_question_words: usize,
 }
 
 fn one() -> f64 {
     1.0
+}
+
+fn sixty() -> usize {
+    60
 }
 
 impl Default for Thresholds {
@@ -78,6 +87,7 @@ impl Default for Thresholds {
             diversity: 0.50,
             complexity_match: 0.90,
             sense: 1.0,
+            max_question_words: 60,
         }
     }
 }
@@ -785,6 +795,10 @@ impl Generator<'_> {
         };
         if seen_sql.contains(&assembled.sql) {
             return dropped("duplicate_sql");
+        }
+        let limit = opts.thresholds.max_question_words;
+        if limit > 0 && assembled.question.split_whitespace().count() > limit {
+            return dropped("question_too_long");
         }
         let report = self.validator.validate_candidate(&Candidate {
             sql: assembled.sql.clone(),

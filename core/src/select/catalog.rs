@@ -57,6 +57,8 @@ pub(crate) struct TableCat {
     pub numeric: Vec<String>,
     /// Measures whose sum means something (areas, people).
     pub additive: Vec<String>,
+    /// The unit of each measure that has one (`m`, `persons`, `dwellings`).
+    pub units: BTreeMap<String, String>,
     /// The columns identifying the entity a row describes: what "how many" counts.
     pub entity: Vec<String>,
     /// A table of one row per area (or per area and scenario): ranking its rows or
@@ -350,6 +352,11 @@ impl Catalog {
                 stem: stem(&table.name),
                 geoms,
                 raster,
+                units: table
+                    .columns
+                    .iter()
+                    .filter_map(|c| Some((c.name.clone(), c.unit.clone()?)))
+                    .collect(),
                 numeric,
                 additive: info.additive.clone(),
                 entity: info.entity.clone(),

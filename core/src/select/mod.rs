@@ -166,6 +166,8 @@ impl PackSelector {
         main: SelectPlan,
         rng: &mut ChaCha8Rng,
     ) -> (usize, QueryPlan) {
+        let mut main = main;
+        drop_echoes(pack, &mut main);
         let wanted = row.to_row();
         let facts = facts::plan_facts(&self.cat, &ctes, &main);
         // Labels SQL cannot carry are the requested ones.
@@ -2370,4 +2372,121 @@ pub(crate) fn format_number(x: f64, integer: bool, round: bool, span: f64) -> St
 /// Columns read through `alias` anywhere in `p` (subqueries included).
 pub(crate) fn columns_of_alias(p: &SelectPlan, alias: &str, out: &mut BTreeSet<String>) {
     facts::columns_of(p, alias, out)
+}
+
+/// Outputs that show back what a filter sets (`project_name` of rows filtered on
+/// `project_name = 'Milano Centro'`, `lod` at `lod = 2`), directly, through a join's key
+/// equality, or through the one area a pinned id or name stands for (`project_id =
+/// 'milano_centro'` fixes the project's name), say nothing: they are left out (one output
+/// at least stays, and an output the ordering names stays).
+fn drop_echoes(pack: &SchemaPack, main: &mut SelectPlan) {
+    if !main.group_by.is_empty() || main.distinct {
+        return;
+    }
+    let mut pinned: Vec<(String, String, Option<String>)> = Vec::new();
+    for f in &main.filters {
+        if let PlanExpr::Compare {
+            op: crate::plan::CompareOp::Eq,
+            left,
+            right,
+        } = f
+        {
+            if let (PlanExpr::Column { rel, column }, PlanExpr::Literal { value })
+            | (PlanExpr::Literal { value }, PlanExpr::Column { rel, column }) =
+                (left.as_ref(), right.as_ref())
+            {
+                let text = match value {
+                    crate::plan::Literal::Text(t) => Some(t.clone()),
+                    _ => None,
+                };
+                pinned.push((rel.clone(), column.clone(), text));
+            }
+        }
+    }
+    if pinned.is_empty() {
+        return;
+    }
+    let ties: Vec<((String, String), (String, String))> = main
+        .from
+        .iter()
+        .filter_map(|r| r.join.as_ref())
+        .flat_map(|j| j.on.iter())
+        .filter_map(|c| match c {
+            PlanExpr::Compare {
+                op: crate::plan::CompareOp::Eq,
+                left,
+                right,
+            } => match (left.as_ref(), right.as_ref()) {
+                (
+                    PlanExpr::Column { rel: a, column: ca },
+                    PlanExpr::Column { rel: b, column: cb },
+                ) => Some(((a.clone(), ca.clone()), (b.clone(), cb.clone()))),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    for _ in 0..3 {
+        for (x, y) in &ties {
+            for (from, to) in [(x, y), (y, x)] {
+                let v = pinned
+                    .iter()
+                    .find(|(r, c, _)| *r == from.0 && *c == from.1)
+                    .map(|(_, _, v)| v.clone());
+                if let Some(v) = v {
+                    if !pinned.iter().any(|(r, c, _)| *r == to.0 && *c == to.1) {
+                        pinned.push((to.0.clone(), to.1.clone(), v));
+                    }
+                }
+            }
+        }
+    }
+    let base = |alias: &str| {
+        main.from
+            .iter()
+            .find(|r| r.alias == alias)
+            .map(|r| r.base.clone())
+    };
+    let mut fixed: Vec<(String, String)> = pinned
+        .iter()
+        .map(|(r, c, _)| (r.clone(), c.clone()))
+        .collect();
+    for (alias, column, value) in &pinned {
+        let (Some(v), Some(table)) = (value, base(alias)) else {
+            continue;
+        };
+        let mut areas = pack.data().areas.iter().filter(|a| {
+            (*v == a.id || *v == a.name)
+                && a.value(&table, column).and_then(|y| y.as_str()) == Some(v.as_str())
+        });
+        let (Some(area), None) = (areas.next(), areas.next()) else {
+            continue;
+        };
+        if let Some(info) = table.split_once('.').and_then(|(s, t)| pack.table(s, t)) {
+            for other in &info.area_bound {
+                if area.value(&table, other).is_some() {
+                    fixed.push((alias.clone(), other.clone()));
+                }
+            }
+        }
+    }
+    let ordered: Vec<String> = main
+        .order_by
+        .iter()
+        .filter_map(|(e, _)| match e {
+            PlanExpr::Output { name } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    let echo = |i: &SelectItem| {
+        let PlanExpr::Column { rel, column } = &i.expr else {
+            return false;
+        };
+        let name = i.alias.clone().unwrap_or_else(|| column.clone());
+        fixed.iter().any(|(r, c)| r == rel && c == column) && !ordered.contains(&name)
+    };
+    if main.items.iter().all(echo) {
+        return;
+    }
+    main.items.retain(|i| !echo(i));
 }

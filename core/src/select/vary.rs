@@ -105,6 +105,16 @@ fn alias_tables(ctes: &mut [CtePlan], main: &mut SelectPlan) -> BTreeMap<String,
     out
 }
 
+/// The columns (relation, column) an expression reads.
+fn plan_columns(e: &PlanExpr, out: &mut Vec<(String, String)>) {
+    if let PlanExpr::Column { rel, column } = e {
+        out.push((rel.clone(), column.clone()));
+    }
+    for c in e.children() {
+        plan_columns(c, out);
+    }
+}
+
 /// The name of an output whose column became `column`: an aggregate's prefix (`avg_`,
 /// `n_`…) and a rank's suffix are kept, the rest (the old column's name and unit) is not.
 fn renamed_output(alias: &str, column: &str) -> String {
@@ -277,6 +287,51 @@ impl Vary<'_, '_> {
                     .then(|| (rel.clone(), col.clone(), t, *summed))
             })
             .collect();
+        // One pass over the statement: a ratio's denominators (its reference, housing
+        // units or total population: the numerator may change, the reference stays), the
+        // columns compared with a literal (they need a domain to draw it from) and those
+        // read beside another column in arithmetic or a comparison (they keep their unit:
+        // "one-person families as a share of housing units" means nothing).
+        let mut denominators: Vec<(String, String)> = Vec::new();
+        let mut compared_cols: Vec<(String, String)> = Vec::new();
+        let mut combined_cols: Vec<(String, String)> = Vec::new();
+        let mut probe = main.clone();
+        for_each_level(&mut probe, &mut |p| {
+            for e in level_exprs(p) {
+                walk_mut(e, &mut |x| {
+                    let pair = match x {
+                        PlanExpr::Arith { op, left, right } => {
+                            if *op == crate::plan::ArithOp::Div {
+                                plan_columns(right, &mut denominators);
+                            }
+                            Some((left, right))
+                        }
+                        PlanExpr::Compare { left, right, .. } => {
+                            if let (
+                                PlanExpr::Column { rel: r, column: c },
+                                PlanExpr::Literal { .. },
+                            ) = (left.as_ref(), right.as_ref())
+                            {
+                                compared_cols.push((r.clone(), c.clone()));
+                            }
+                            Some((left, right))
+                        }
+                        _ => None,
+                    };
+                    if let Some((a, b)) = pair {
+                        let mut cols = Vec::new();
+                        plan_columns(a, &mut cols);
+                        plan_columns(b, &mut cols);
+                        cols.sort();
+                        cols.dedup();
+                        if cols.len() > 1 {
+                            combined_cols.extend(cols);
+                        }
+                    }
+                });
+            }
+        });
+        candidates.retain(|(r, c, ..)| !denominators.iter().any(|(dr, dc)| dr == r && dc == c));
         candidates.sort();
         let (rel, col, t, summed) = candidates.choose(self.rng).cloned()?;
         let tc = &self.cat.tables[t];
@@ -285,23 +340,15 @@ impl Vary<'_, '_> {
             .filter(|(r, _)| *r == rel)
             .map(|(_, c)| c)
             .collect();
-        // A compared column needs a domain to draw its literal from.
-        let mut compared = false;
-        let mut probe = main.clone();
-        for_each_level(&mut probe, &mut |p| {
-            for e in level_exprs(p) {
-                walk_mut(e, &mut |x| {
-                    if let PlanExpr::Compare { left, right, .. } = x {
-                        compared |= matches!(left.as_ref(), PlanExpr::Column { rel: r, column: c } if *r == rel && *c == col)
-                            && matches!(right.as_ref(), PlanExpr::Literal { .. });
-                    }
-                });
-            }
-        });
+        let is = |v: &[(String, String)]| v.iter().any(|(r, c)| *r == rel && *c == col);
+        let compared = is(&compared_cols);
+        let combined = is(&combined_cols);
+        let unit = tc.units.get(&col);
         let options: Vec<String> = tc
             .numeric
             .iter()
             .filter(|c| **c != col && !taken.contains(c))
+            .filter(|c| !combined || tc.units.get(*c) == unit)
             .filter(|c| !summed || tc.additive.contains(c))
             .filter(|c| !compared || tc.filters.iter().any(|f| f.column() == c.as_str()))
             .cloned()
@@ -316,11 +363,9 @@ impl Vary<'_, '_> {
         // one name would make the query ambiguous: no swap then.
         let mut names: Vec<Option<String>> = Vec::new();
         for item in &main.items {
-            let mut touched = false;
-            let mut e = item.expr.clone();
-            walk_mut(&mut e, &mut |x| {
-                touched |= matches!(x, PlanExpr::Column { rel: r, column: c } if *r == rel_c && *c == old_c);
-            });
+            let mut read = Vec::new();
+            plan_columns(&item.expr, &mut read);
+            let touched = read.iter().any(|(r, c)| *r == rel_c && *c == old_c);
             let about = match &item.expr {
                 PlanExpr::Column { .. } | PlanExpr::Aggregate { .. } => true,
                 PlanExpr::Call { function, args } if function.eq_ignore_ascii_case("round") => {
@@ -334,6 +379,38 @@ impl Vary<'_, '_> {
             names.push(match &item.alias {
                 Some(a) if touched && (about || a.contains(old_c.as_str())) => {
                     let renamed = renamed_output(a, &new_c);
+                    renames.insert(a.clone(), renamed.clone());
+                    Some(renamed)
+                }
+                // A derived metric of the old column (`vacancy_rate_pct`) no longer is
+                // what its name says: it is named after the new column and the kind of
+                // value it is.
+                Some(a) if touched => {
+                    let kind = a
+                        .rsplit('_')
+                        .next()
+                        .filter(|k| {
+                            a.contains('_')
+                                && matches!(
+                                    *k,
+                                    "pct"
+                                        | "percent"
+                                        | "ratio"
+                                        | "share"
+                                        | "rate"
+                                        | "diff"
+                                        | "difference"
+                                        | "delta"
+                                        | "m"
+                                        | "m2"
+                                        | "km"
+                                        | "band"
+                                        | "class"
+                                        | "rank"
+                                )
+                        })
+                        .unwrap_or("value");
+                    let renamed = format!("{new_c}_{kind}");
                     renames.insert(a.clone(), renamed.clone());
                     Some(renamed)
                 }
@@ -499,9 +576,14 @@ impl Vary<'_, '_> {
         for c in ctes.iter_mut().skip(first_reader) {
             for_each_level(&mut c.body, &mut apply);
         }
-        // The main level only (its derived tables are levels of their own).
-        for e in level_exprs(main) {
-            rename(e);
+        if pick < ctes.len() {
+            // Every level of the main query may read the CTE (a scalar subquery over it).
+            for_each_level(main, &mut apply);
+        } else {
+            // The main level only (its derived tables are levels of their own).
+            for e in level_exprs(main) {
+                rename(e);
+            }
         }
         true
     }
