@@ -13,6 +13,17 @@ pub fn literal_stated(pack: &SchemaPack, question: &str, literal: &Literal) -> b
     if question.contains(&literal.text()) {
         return true;
     }
+    // A geometry written as text (WKT, GeoJSON) is stated by its coordinates.
+    if let Literal::Text(t) = literal {
+        let t = t.trim();
+        if t.starts_with("POINT(") || (t.starts_with('{') && t.contains("\"Point\"")) {
+            let numbers: Vec<&str> = t
+                .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+                .filter(|n| n.parse::<f64>().is_ok())
+                .collect();
+            return !numbers.is_empty() && numbers.iter().all(|n| question.contains(n));
+        }
+    }
     if let Literal::Number(n) = literal {
         if pack.data().default_srid.map(|s| s.to_string()).as_deref() == Some(n.as_str()) {
             return true;

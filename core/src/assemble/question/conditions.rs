@@ -2,6 +2,8 @@
 //! ("of project 'x'", "inside the box …", "with height above 20") or reads as a clause
 //! ("where the bus is in service"); joins read by what they mean.
 
+use std::collections::BTreeSet;
+
 use super::{join_list, strip_the, Ctx, BOOLEAN_FUNCTIONS};
 use crate::pack::JoinKind;
 use crate::plan::{CompareOp, Literal, LogicOp, PlanExpr, Relation, SelectPlan, Source};
@@ -234,7 +236,7 @@ impl Ctx<'_> {
         }
         let mut out = format!("{noun}{}", mods[0].text());
         if !same.is_empty() {
-            out.push_str(&format!(" of the same {}", join_list(&same, true)));
+            out.push_str(&format!(" of the same {}", same_entities(&same)));
         }
         for (i, r) in q.from.iter().enumerate().skip(1) {
             let (head, tail) = self.join_phrase(r);
@@ -428,6 +430,32 @@ impl Ctx<'_> {
             );
         }
         let Some(e) = self.edge_of(r) else {
+            // A table joined to itself on what identifies its entity (a building's id):
+            // the same entities, in another version or level ("the same buildings at LOD 1").
+            let self_join = j.on.iter().all(|c| {
+                matches!(c, PlanExpr::Compare { op: CompareOp::Eq, left, right }
+                    if matches!((left.as_ref(), right.as_ref()),
+                        (PlanExpr::Column { rel: a, column: ca }, PlanExpr::Column { rel: b, column: cb })
+                            if ca == cb && self.bases.get(a) == self.bases.get(b)))
+            }) && !j.on.is_empty()
+                && r
+                    .base
+                    .split_once('.')
+                    .and_then(|(sc, t)| self.pack.table(sc, t))
+                    .is_some_and(|t| {
+                        !t.entity.is_empty()
+                            && j.on.iter().all(|c| {
+                                let mut cols = BTreeSet::new();
+                                super::collect_columns(c, &r.alias, &mut cols);
+                                cols.iter().all(|x| t.entity.contains(x))
+                            })
+                    });
+            if self_join {
+                return (
+                    format!("and the same {}", super::plural(self.pack, &r.base)),
+                    optional,
+                );
+            }
             // Equal columns of the same name: "with the same building id".
             let same: Option<Vec<String>> =
                 j.on.iter()
@@ -527,7 +555,7 @@ impl Ctx<'_> {
         }
         let mut text = mods.text();
         if !same.is_empty() {
-            text.push_str(&format!(" of the same {}", join_list(&same, true)));
+            text.push_str(&format!(" of the same {}", same_entities(&same)));
         }
         let among = match (query.limit, query.order_by.first()) {
             (Some(n), Some((key, desc))) => {
@@ -840,4 +868,20 @@ pub(super) fn rename(e: &PlanExpr, from: &str, to: &str) -> PlanExpr {
     }
     walk(&mut out, from, to);
     out
+}
+
+/// What equal identifiers correlate, said as the things they identify: "the same project
+/// and scenario", not "the same project id and scenario id".
+fn same_entities(columns: &[String]) -> String {
+    let things: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            c.strip_suffix(" id")
+                .or_else(|| c.strip_suffix(" code"))
+                .filter(|t| !t.is_empty())
+                .unwrap_or(c)
+                .to_string()
+        })
+        .collect();
+    join_list(&things, true)
 }

@@ -309,9 +309,10 @@ impl<'p> Ctx<'p> {
         if let Some(i) = j.edge {
             return self.pack.data().joins.get(i);
         }
-        let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
-        let mut spatial = false;
-        let mut other: Option<String> = None;
+        // Key pairs per relation joined to (an ON may tie r to two earlier relations: a
+        // building by its id, a property record by project and scenario).
+        let mut pairs_by: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+        let mut spatial: Option<String> = None;
         for c in &j.on {
             match c {
                 PlanExpr::Compare {
@@ -331,21 +332,22 @@ impl<'p> Ctx<'p> {
                         } else {
                             continue;
                         };
-                        other = Some(o.clone());
-                        pairs.insert((mine.clone(), theirs.clone()));
+                        pairs_by
+                            .entry(o.clone())
+                            .or_default()
+                            .insert((mine.clone(), theirs.clone()));
                     }
                 }
                 PlanExpr::Call { function, args }
                     if BOOLEAN_FUNCTIONS.contains(&function.as_str()) =>
                 {
-                    spatial = true;
                     for a in args {
                         let mut cols = BTreeSet::new();
                         for alias in self.bases.keys() {
                             if alias != &r.alias {
                                 collect_columns(a, alias, &mut cols);
                                 if !cols.is_empty() {
-                                    other = Some(alias.clone());
+                                    spatial = Some(alias.clone());
                                     break;
                                 }
                             }
@@ -355,32 +357,44 @@ impl<'p> Ctx<'p> {
                 _ => {}
             }
         }
-        let other_base = self.bases.get(&other?)?;
-        self.pack.data().joins.iter().find(|e| {
-            let tables = (e.left == *other_base && e.right == r.base)
-                || (e.right == *other_base && e.left == r.base);
-            if !tables {
-                return false;
-            }
-            match e.kind {
-                JoinKind::Spatial => spatial,
-                JoinKind::Key => {
-                    let fwd: BTreeSet<(String, String)> = e
-                        .right_columns
-                        .iter()
-                        .cloned()
-                        .zip(e.left_columns.iter().cloned())
-                        .collect();
-                    let back: BTreeSet<(String, String)> = e
-                        .left_columns
-                        .iter()
-                        .cloned()
-                        .zip(e.right_columns.iter().cloned())
-                        .collect();
-                    !pairs.is_empty() && (pairs == fwd || pairs == back)
+        let edge_to = |other: &String, pairs: Option<&BTreeSet<(String, String)>>| {
+            let other_base = self.bases.get(other)?;
+            self.pack.data().joins.iter().find(|e| {
+                let tables = (e.left == *other_base && e.right == r.base)
+                    || (e.right == *other_base && e.left == r.base);
+                if !tables {
+                    return false;
                 }
+                match (e.kind, pairs) {
+                    (JoinKind::Spatial, None) => true,
+                    (JoinKind::Key, Some(pairs)) => {
+                        let fwd: BTreeSet<(String, String)> = e
+                            .right_columns
+                            .iter()
+                            .cloned()
+                            .zip(e.left_columns.iter().cloned())
+                            .collect();
+                        let back: BTreeSet<(String, String)> = e
+                            .left_columns
+                            .iter()
+                            .cloned()
+                            .zip(e.right_columns.iter().cloned())
+                            .collect();
+                        !pairs.is_empty() && (*pairs == fwd || *pairs == back)
+                    }
+                    _ => false,
+                }
+            })
+        };
+        if let Some(o) = &spatial {
+            if let Some(e) = edge_to(o, None) {
+                return Some(e);
             }
-        })
+        }
+        // The relation tied by the most key pairs first.
+        let mut cands: Vec<(&String, &BTreeSet<(String, String)>)> = pairs_by.iter().collect();
+        cands.sort_by_key(|(_, p)| std::cmp::Reverse(p.len()));
+        cands.into_iter().find_map(|(o, p)| edge_to(o, Some(p)))
     }
 
     /// The columns of `r` its join's ON reads.
@@ -718,7 +732,15 @@ impl Ctx<'_> {
     fn group_phrase(&self, e: &PlanExpr) -> String {
         match e {
             PlanExpr::Column { rel, column } if self.identifies(rel, column) => self.noun(rel),
-            other => strip_the(&self.expr(other)).to_string(),
+            // "per project", not "per project id": grouping by an identifier groups by
+            // what it identifies.
+            other => {
+                let p = strip_the(&self.expr(other)).to_string();
+                match p.strip_suffix(" id") {
+                    Some(thing) if !thing.is_empty() && !thing.contains(' ') => thing.to_string(),
+                    _ => p,
+                }
+            }
         }
     }
 
@@ -768,7 +790,32 @@ impl Ctx<'_> {
                 Some(rest) => rest.trim_start().to_string(),
                 None => key,
             };
-            if i == 0 {
+            // A distance orders from the nearest or the farthest; a stated output's unit
+            // is not said again.
+            let stated = match e {
+                PlanExpr::Output { .. } => true,
+                other => q.items.iter().any(|i| &i.expr == other),
+            };
+            let key = if stated
+                && (key.starts_with("distance in ") || key.starts_with("distance from "))
+            {
+                "distance".to_string()
+            } else {
+                key
+            };
+            let nearness = match (key.as_str(), word, desc) {
+                ("distance", Some(_), true) => Some("farthest"),
+                ("distance", Some(_), false) => Some("nearest"),
+                _ => None,
+            };
+            if i == 0 && nearness.is_some() {
+                let w = nearness.unwrap_or_default();
+                match q.limit {
+                    Some(1) => parts.push(format!(", only the {w} one")),
+                    Some(n) => parts.push(format!(", only the {n} {w}")),
+                    None => parts.push(format!(", {w} first")),
+                }
+            } else if i == 0 {
                 match (q.limit, word) {
                     (Some(1), Some(w)) => parts.push(format!(", only the one with the {w} {key}")),
                     (Some(n), Some("highest")) => parts.push(format!(", top {n} by {key}")),

@@ -182,10 +182,20 @@ impl Ctx<'_> {
                 _ if distinct => format!("the number of distinct {bare} values"),
                 _ => format!("the number of recorded {bare} values"),
             },
-            "avg" => format!("the average {bare}"),
-            "sum" => format!("the total {bare}"),
-            "max" => format!("the highest {bare}"),
-            "min" => format!("the lowest {bare}"),
+            // The total of totals, the highest of highest values: said once.
+            f @ ("sum" | "max" | "min" | "avg") => {
+                let word = match f {
+                    "sum" => "total",
+                    "max" => "highest",
+                    "min" => "lowest",
+                    _ => "average",
+                };
+                if bare.starts_with(&format!("{word} ")) && f != "avg" {
+                    format!("the {bare}")
+                } else {
+                    format!("the {word} {bare}")
+                }
+            }
             "st_union" => format!("the union of {inner}"),
             "st_collect" => format!("the collection of {inner}"),
             "st_extent" => format!("the extent of {inner}"),
@@ -389,12 +399,24 @@ impl Ctx<'_> {
                     "the point {}",
                     pt(&self.expr(&inner[0]), &self.expr(&inner[1]), &a(1))
                 ),
+                // A geometry written without SRID, given the default one: the point itself.
+                Some(PlanExpr::Call { function, .. })
+                    if function == "ST_GeomFromGeoJSON" && self.srid_label(&a(1)).is_empty() =>
+                {
+                    a(0)
+                }
                 _ => format!("{} as EPSG:{}", a(0), a(1)),
             },
             "ST_MakePoint" => format!("the point ({}, {})", a(0), a(1)),
             "ST_Point" => format!("the point {}", pt(&a(0), &a(1), &a(2))),
-            "ST_GeomFromText" => format!("the geometry {}{}", a(0), self.srid_label(&a(1))),
-            "ST_GeomFromGeoJSON" => format!("the GeoJSON geometry {}", a(0)),
+            "ST_GeomFromText" => match args.first().and_then(point_text) {
+                Some((x, y)) => format!("the point {}", pt(&x, &y, &a(1))),
+                None => format!("the geometry {}{}", a(0), self.srid_label(&a(1))),
+            },
+            "ST_GeomFromGeoJSON" => match args.first().and_then(point_text) {
+                Some((x, y)) => format!("the point ({x}, {y})"),
+                None => format!("the GeoJSON geometry {}", a(0)),
+            },
             "ST_MakeLine" => format!("the line from {} to {}", a(0), strip_the(&a(1))),
             "ST_Transform" => format!("{} in EPSG:{}", a(0), a(1)),
             "ST_Buffer" => format!("the {} m buffer around {}", a(1), a(0)),
@@ -496,4 +518,39 @@ impl Ctx<'_> {
         let noun = self.plural_of(&r.alias);
         format!("{what} over all {}", self.scope(q, &noun))
     }
+}
+
+/// The coordinates of a point written as text: WKT `POINT(x y)` or a GeoJSON Point, as
+/// the SQL writes them.
+fn point_text(e: &PlanExpr) -> Option<(String, String)> {
+    let PlanExpr::Literal {
+        value: Literal::Text(t),
+    } = e
+    else {
+        return None;
+    };
+    let t = t.trim();
+    let inner = if let Some(rest) = t.strip_prefix("POINT(") {
+        rest.strip_suffix(')')?.to_string()
+    } else if t.starts_with('{') && t.contains("\"Point\"") {
+        let v: serde_json::Value = serde_json::from_str(t).ok()?;
+        let c = v.get("coordinates")?.as_array()?;
+        let [x, y] = c.as_slice() else {
+            return None;
+        };
+        // The numbers as written in the text.
+        let at = t.find("\"coordinates\"")?;
+        let open = t[at..].find('[')? + at;
+        let close = t[open..].find(']')? + open;
+        let _ = (x.as_f64()?, y.as_f64()?);
+        t[open + 1..close].replace(',', " ")
+    } else {
+        return None;
+    };
+    let mut it = inner.split_whitespace();
+    let (x, y) = (it.next()?, it.next()?);
+    if it.next().is_some() || x.parse::<f64>().is_err() || y.parse::<f64>().is_err() {
+        return None;
+    }
+    Some((x.to_string(), y.to_string()))
 }
