@@ -255,6 +255,11 @@ pub struct Column {
     /// heights, voltages, ratios, years: no). Only for measures.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub additive: bool,
+    /// A coded statistic the pack cannot put in plain words (`housing statistic ST11`): a
+    /// question naming it tells the reader nothing, so the selector draws it only about
+    /// one time in ten it would otherwise (enough to keep it covered).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub obscure: bool,
 }
 
 fn yes() -> bool {
@@ -580,6 +585,8 @@ pub struct TableInfo {
     pub roles: Vec<ColumnRole>,
     /// Measures whose sum means something.
     pub additive: Vec<String>,
+    /// Columns the pack marks obscure (coded statistics without a plain meaning).
+    pub obscure: Vec<String>,
     /// The column naming a row (declared, else the first `name`, else the first key).
     pub label: String,
     /// The columns identifying the entity a row describes (declared, else the primary key).
@@ -608,6 +615,11 @@ impl TableInfo {
             .iter()
             .position(|(n, _)| n == name)
             .map(|i| self.roles[i])
+    }
+
+    /// Whether the pack marks this column obscure ([`Column::obscure`]).
+    pub fn is_obscure(&self, name: &str) -> bool {
+        self.obscure.iter().any(|c| c == name)
     }
 
     /// The columns of one role, in column order.
@@ -743,6 +755,7 @@ impl SchemaPack {
                     primary_key: table.primary_key.clone(),
                     roles: Vec::new(),
                     additive: Vec::new(),
+                    obscure: Vec::new(),
                     label: String::new(),
                     entity: Vec::new(),
                     area_bound: Vec::new(),
@@ -814,6 +827,9 @@ impl SchemaPack {
                     }
                     if c.additive {
                         info.additive.push(c.name.clone());
+                    }
+                    if c.obscure {
+                        info.obscure.push(c.name.clone());
                     }
                     info.roles.push(role);
                 }
@@ -1135,6 +1151,32 @@ mod tests {
         });
         let e = SchemaPack::from_data(data, "test").unwrap_err().to_string();
         assert!(e.contains("empty list"), "{e}");
+    }
+
+    /// The built-in pack marks obscure exactly the census columns its lexicon can only
+    /// name by their code ("housing statistic ST11"), and the flag reaches the table info.
+    #[test]
+    fn coded_statistics_are_obscure() {
+        let pack = SchemaPack::default_pack();
+        let lexicon = &pack.data().lexicon.columns;
+        let mut marked = 0;
+        for s in &pack.data().schemas {
+            for t in &s.tables {
+                let info = pack.table(&s.name, &t.name).unwrap();
+                for c in &t.columns {
+                    let key = format!("{}.{}.{}", s.name, t.name, c.name);
+                    let phrase = lexicon.get(&key).map(String::as_str).unwrap_or("");
+                    let code_only =
+                        phrase.ends_with(&format!("statistic {}", c.name.to_uppercase()));
+                    assert_eq!(c.obscure, code_only, "{key}: '{phrase}'");
+                    assert_eq!(info.is_obscure(&c.name), c.obscure, "{key}");
+                    marked += usize::from(c.obscure);
+                }
+            }
+        }
+        assert_eq!(marked, 53);
+        let cg = pack.table("cim_census", "census_geo").unwrap();
+        assert!(cg.is_obscure("st11") && !cg.is_obscure("p1") && !cg.is_obscure("st1"));
     }
 
     /// The built-in pack declares what every column holds; roles the type cannot carry,

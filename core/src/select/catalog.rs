@@ -57,6 +57,9 @@ pub(crate) struct TableCat {
     pub numeric: Vec<String>,
     /// Measures whose sum means something (areas, people).
     pub additive: Vec<String>,
+    /// Coded statistics without a plain meaning: drawn only now and then
+    /// ([`thin_obscure`]).
+    pub obscure: BTreeSet<String>,
     /// The unit of each measure that has one (`m`, `persons`, `dwellings`).
     pub units: BTreeMap<String, String>,
     /// The columns identifying the entity a row describes: what "how many" counts.
@@ -95,6 +98,25 @@ impl TableCat {
                 None
             }
         })
+    }
+}
+
+/// How often an obscure column stays among the options it would be drawn from.
+pub(crate) const OBSCURE_KEPT: f64 = 0.1;
+
+/// Drops the obscure columns from a draw's options (`obscure` tells which option is one)
+/// unless the stream keeps them this time ([`OBSCURE_KEPT`]); options with nothing else
+/// stay whole.
+pub(crate) fn thin_obscure<T>(
+    rng: &mut impl rand::Rng,
+    options: &mut Vec<T>,
+    obscure: impl Fn(&T) -> bool,
+) {
+    if options.iter().any(&obscure)
+        && options.iter().any(|o| !obscure(o))
+        && !rng.random_bool(OBSCURE_KEPT)
+    {
+        options.retain(|o| !obscure(o));
     }
 }
 
@@ -358,6 +380,7 @@ impl Catalog {
                     .filter_map(|c| Some((c.name.clone(), c.unit.clone()?)))
                     .collect(),
                 numeric,
+                obscure: info.obscure.iter().cloned().collect(),
                 additive: info.additive.clone(),
                 entity: info.entity.clone(),
                 few_rows,

@@ -1195,7 +1195,7 @@ impl<'a> Attempt<'a> {
 
     /// `x.num > (SELECT AVG(s.num) FROM same_table s [WHERE …])`.
     fn scalar_subquery(&mut self) -> bool {
-        let opts: Vec<(Inst, String)> = self
+        let mut opts: Vec<(Inst, String)> = self
             .insts
             .iter()
             .flat_map(|i| {
@@ -1205,6 +1205,10 @@ impl<'a> Attempt<'a> {
                     .map(move |c| (i.clone(), c.clone()))
             })
             .collect();
+        let cat = self.cat;
+        catalog::thin_obscure(self.rng, &mut opts, |(i, c)| {
+            cat.tables[i.table].obscure.contains(c)
+        });
         let Some((inst, col)) = opts.choose(self.rng).cloned() else {
             return false;
         };
@@ -1390,7 +1394,7 @@ impl<'a> Attempt<'a> {
     }
 
     pub(crate) fn filter_on(&mut self, t: usize, alias: &str) -> Option<PlanExpr> {
-        let open: Vec<Filterable> = self.cat.tables[t]
+        let mut open: Vec<Filterable> = self.cat.tables[t]
             .filters
             .iter()
             .filter(|f| {
@@ -1401,6 +1405,8 @@ impl<'a> Attempt<'a> {
             })
             .cloned()
             .collect();
+        let obscure = &self.cat.tables[t].obscure;
+        catalog::thin_obscure(self.rng, &mut open, |f| obscure.contains(f.column()));
         let f = open.choose(self.rng)?.clone();
         self.mark_filtered(t, alias, f.column());
         // An area-bound column (project, network, municipality…) takes the query's area's
@@ -1481,11 +1487,12 @@ impl<'a> Attempt<'a> {
             // A project's handful of rows per group: the average of one value.
             return None;
         }
-        let free: Vec<&String> = t
+        let mut free: Vec<&String> = t
             .numeric
             .iter()
             .filter(|c| !self.filtered.contains(&(inst.alias.clone(), (*c).clone())))
             .collect();
+        catalog::thin_obscure(self.rng, &mut free, |c| t.obscure.contains(*c));
         let col = (*free.choose(self.rng)?).clone();
         let fs: &[&str] = if t.additive.contains(&col) {
             &["sum", "sum", "avg", "max"]
@@ -1685,7 +1692,9 @@ impl<'a> Attempt<'a> {
                     });
                 }
                 if self.rng.random_bool(0.4) {
-                    if let Some(col) = t0.numeric.choose(self.rng) {
+                    let mut measures: Vec<&String> = t0.numeric.iter().collect();
+                    catalog::thin_obscure(self.rng, &mut measures, |c| t0.obscure.contains(*c));
+                    if let Some(col) = measures.choose(self.rng) {
                         lead.push(SelectItem {
                             expr: PlanExpr::column(&first.alias, col),
                             alias: None,
@@ -2096,13 +2105,14 @@ impl<'a> Attempt<'a> {
                         .iter()
                         .any(|f| matches!(f, Filterable::Enum { .. }) && f.column() == c)
                 };
-                let keys: Vec<(String, bool)> = tcat
+                let mut keys: Vec<(String, bool)> = tcat
                     .numeric
                     .iter()
                     .filter(|c| !self.filtered.contains(&(alias.clone(), (*c).clone())))
                     .filter(|c| !coded(c))
                     .map(|c| (c.clone(), self.rng.random_bool(0.7)))
                     .collect();
+                catalog::thin_obscure(self.rng, &mut keys, |(c, _)| tcat.obscure.contains(c));
                 keys.choose(self.rng).cloned()
             };
             // Without a ranking the levels would only filter one table: the same query as

@@ -344,7 +344,7 @@ impl Vary<'_, '_> {
         let compared = is(&compared_cols);
         let combined = is(&combined_cols);
         let unit = tc.units.get(&col);
-        let options: Vec<String> = tc
+        let mut options: Vec<String> = tc
             .numeric
             .iter()
             .filter(|c| **c != col && !taken.contains(c))
@@ -353,6 +353,7 @@ impl Vary<'_, '_> {
             .filter(|c| !compared || tc.filters.iter().any(|f| f.column() == c.as_str()))
             .cloned()
             .collect();
+        super::catalog::thin_obscure(self.rng, &mut options, |c| tc.obscure.contains(c));
         let new = options.choose(self.rng).cloned()?;
         let domain = tc.filters.iter().find(|f| f.column() == new).cloned();
         let mut renames: BTreeMap<String, String> = BTreeMap::new();
@@ -795,7 +796,7 @@ impl Vary<'_, '_> {
 
     /// Columns of the table behind `alias` with `role`, not read anywhere in `main`.
     fn unused_columns(
-        &self,
+        &mut self,
         pack: &SchemaPack,
         main: &SelectPlan,
         alias: &str,
@@ -810,12 +811,15 @@ impl Vary<'_, '_> {
         };
         let mut read = std::collections::BTreeSet::new();
         super::facts::columns_of(main, alias, &mut read);
-        info.columns
+        let mut options: Vec<String> = info
+            .columns
             .iter()
             .zip(&info.roles)
             .filter(|((c, _), r)| **r == role && !read.contains(c))
             .map(|((c, _), _)| c.clone())
-            .collect()
+            .collect();
+        super::catalog::thin_obscure(self.rng, &mut options, |c| info.is_obscure(c));
+        options
     }
 
     /// Swap a plain output column (a name, category, flag, timestamp or measure read only
