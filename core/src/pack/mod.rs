@@ -327,6 +327,12 @@ pub struct JoinPhrases {
     pub forward: String,
     /// Left rows attached to right rows ("with the bus they leave from").
     pub backward: String,
+    /// The joined rows only describe the rows they join (a building's census section):
+    /// without conditions of their own the join is not narrated at all, its columns
+    /// reading as the joined rows' own; with some, the phrase carries them ("in census
+    /// sections with total population below 650").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub silent_without_conditions: bool,
 }
 
 /// How rows of a join's two sides match, read left to right.

@@ -168,6 +168,9 @@ pub(crate) struct Catalog {
     pub function_names: BTreeMap<String, String>,
     /// Functions (lower case) with an aggregate overload.
     pub aggregates: BTreeSet<String>,
+    /// Functions (lower case) whose every plain overload returns a geometry or geography: a shape
+    /// derived from their input (a hull, an outline, a simplification).
+    pub shapes: BTreeSet<String>,
     /// SRID of the data (for constructors).
     pub srid: i32,
     /// The pack's areas: literal coordinates, metric CRSs and the values of area-bound
@@ -484,6 +487,23 @@ impl Catalog {
             })
             .map(|f| f.name.to_lowercase())
             .collect();
+        let shapes = data
+            .functions
+            .iter()
+            .filter(|f| {
+                pack.function(&f.name).is_some_and(|(_, sigs)| {
+                    let plain: Vec<_> = sigs
+                        .iter()
+                        .filter(|s| s.kind == crate::pack::FnKind::Plain)
+                        .collect();
+                    !plain.is_empty()
+                        && plain
+                            .iter()
+                            .all(|s| matches!(s.returns, SqlType::Geometry(_) | SqlType::Geography))
+                })
+            })
+            .map(|f| f.name.to_lowercase())
+            .collect();
         let area_bound: Vec<Vec<String>> = tables
             .iter()
             .map(|t| {
@@ -496,6 +516,7 @@ impl Catalog {
         Catalog {
             function_names,
             aggregates,
+            shapes,
             tables,
             edges,
             quantities,

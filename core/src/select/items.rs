@@ -1073,6 +1073,20 @@ impl Attempt<'_> {
             self.main.filters.push(gen.expr);
             return true;
         }
+        // One derived shape per geometry: a hull beside an envelope, or two
+        // simplifications of one footprint, show the same thing twice.
+        if !needs_wrap {
+            if let Some(cols) = shape_of(self.cat, &gen.expr) {
+                if self
+                    .main
+                    .items
+                    .iter()
+                    .any(|i| shape_of(self.cat, &i.expr).is_some_and(|c| !c.is_disjoint(&cols)))
+                {
+                    return false;
+                }
+            }
+        }
         if gen.out == Out::Bool && needs_wrap {
             return false;
         }
@@ -1203,6 +1217,32 @@ fn wins(calls: &[F], p: F) -> bool {
             n(*c) <= np
         }
     })
+}
+
+/// The columns a shape-valued call ([`Catalog::shapes`]) derives its shape from.
+fn shape_of(
+    cat: &super::catalog::Catalog,
+    e: &PlanExpr,
+) -> Option<std::collections::BTreeSet<(String, String)>> {
+    let PlanExpr::Call { function, .. } = e else {
+        return None;
+    };
+    if !cat.shapes.contains(&function.to_lowercase()) {
+        return None;
+    }
+    fn walk(e: &PlanExpr, out: &mut std::collections::BTreeSet<(String, String)>) {
+        match e {
+            PlanExpr::Column { rel, column } => {
+                out.insert((rel.clone(), column.clone()));
+            }
+            PlanExpr::Call { args, .. } => args.iter().for_each(|a| walk(a, out)),
+            PlanExpr::Cast { expr, .. } | PlanExpr::Field { expr, .. } => walk(expr, out),
+            _ => {}
+        }
+    }
+    let mut cols = std::collections::BTreeSet::new();
+    walk(e, &mut cols);
+    (!cols.is_empty()).then_some(cols)
 }
 
 fn collect_rels(e: &PlanExpr, out: &mut std::collections::BTreeSet<String>) {

@@ -217,6 +217,52 @@ impl Ctx<'_> {
             };
             place(a, &mut mods, &mut same, &mut clauses);
         }
+        // A relation that only adds attributes to the row it joins reads as that row's
+        // own: its conditions move there and no join is narrated.
+        let mut folded = vec![false; q.from.len()];
+        for (i, r) in q.from.iter().enumerate().skip(1) {
+            // A relation narrowed to some of its rows ("among the top 200 …") says
+            // which rows it joins: that is no attribute.
+            if !mods[i].among.is_empty() || !self.folds_into_joined(q, r) {
+                continue;
+            }
+            // A join whose phrase carries its conditions keeps it when it has some.
+            let m = &mods[i];
+            let conditioned = !(m.phrases.is_empty() && m.spatial.is_empty() && m.with.is_empty());
+            if conditioned && self.edge_of(r).is_some_and(|e| e.phrases.is_some()) {
+                continue;
+            }
+            let Some(j) = &r.join else { continue };
+            let mut rels = BTreeSet::new();
+            for c in &j.on {
+                super::collect_rels(c, &mut rels);
+            }
+            let Some(target) = q.from[..i]
+                .iter()
+                .position(|x| rels.contains(&x.alias))
+                .filter(|t| !folded[*t])
+            else {
+                continue;
+            };
+            folded[i] = true;
+            let m = std::mem::take(&mut mods[i]);
+            let t = &mut mods[target];
+            for p in m.phrases {
+                if !t.phrases.contains(&p) {
+                    t.phrases.push(p);
+                }
+            }
+            for p in m.spatial {
+                if !t.spatial.contains(&p) {
+                    t.spatial.push(p);
+                }
+            }
+            for p in m.with {
+                if !t.with.contains(&p) {
+                    t.with.push(p);
+                }
+            }
+        }
         // A condition several relations share ("in scenario 'baseline'") is said once.
         let mut shared: Vec<String> = Vec::new();
         if mods.len() > 1 {
@@ -238,14 +284,28 @@ impl Ctx<'_> {
         if !same.is_empty() {
             out.push_str(&format!(" of the same {}", same_entities(&same)));
         }
-        for (i, r) in q.from.iter().enumerate().skip(1) {
+        // Rows placing the noun ("in census sections of 'Torino'") come right after it,
+        // so that a later "their" still reads as the noun's.
+        let placing = |i: usize| self.join_phrase(&q.from[i]).0.starts_with("in ");
+        let mut order: Vec<usize> = (1..q.from.len()).filter(|i| !folded[*i]).collect();
+        order.sort_by_key(|i| !placing(*i));
+        let mut narrated = 0;
+        let mut placed = false;
+        for i in order {
+            let r = &q.from[i];
+            narrated += 1;
             let (head, tail) = self.join_phrase(r);
-            // The first joined rows come "with" the noun, later ones "and".
+            // The first joined rows come "with" the noun, later ones "and"; after a
+            // placing phrase, ", with their …" keeps "their" on the noun.
             let head = match head.strip_prefix("and ") {
-                Some(rest) if i == 1 => format!("with {rest}"),
+                Some(rest) if narrated == 1 => format!("with {rest}"),
+                Some(rest) if placed && rest.starts_with("their ") => format!(", with {rest}"),
                 _ => head,
             };
-            out.push(' ');
+            placed |= head.starts_with("in ");
+            if !head.starts_with(',') {
+                out.push(' ');
+            }
             out.push_str(&head);
             out.push_str(&mods[i].text());
             out.push_str(&tail);

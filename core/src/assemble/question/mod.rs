@@ -426,6 +426,52 @@ impl<'p> Ctx<'p> {
         self.pack.covers_key(&r.base, &self.on_columns(r))
     }
 
+    /// Whether `r` only adds attributes to the row it joins (a building's property record
+    /// of the pinned project and scenario, a line's project scenario): an inner key join
+    /// without phrases of its own onto `r`'s key, the columns the query pins counted. Such
+    /// a relation is not narrated ("buildings with their property records"): its columns
+    /// and conditions read as the joined row's own.
+    pub(super) fn folds_into_joined(&self, q: &SelectPlan, r: &Relation) -> bool {
+        let Some(j) = &r.join else {
+            return false;
+        };
+        if j.left || j.lateral || j.on.is_empty() || self.grouped.contains_key(&r.alias) {
+            return false;
+        }
+        let Some(e) = self.edge_of(r) else {
+            return false;
+        };
+        if e.kind != JoinKind::Key
+            || e.phrases
+                .as_ref()
+                .is_some_and(|p| !p.silent_without_conditions)
+        {
+            return false;
+        }
+        // Another relation of the same table would lose what tells the two apart.
+        if q.from.iter().filter(|x| x.base == r.base).count() > 1 {
+            return false;
+        }
+        let mut cols = self.on_columns(r);
+        for c in q.filters.iter().chain(&j.on) {
+            if let PlanExpr::Compare {
+                op: CompareOp::Eq,
+                left,
+                right,
+            } = c
+            {
+                if let (PlanExpr::Column { rel, column }, PlanExpr::Literal { .. }) =
+                    (left.as_ref(), right.as_ref())
+                {
+                    if *rel == r.alias {
+                        cols.insert(column.clone());
+                    }
+                }
+            }
+        }
+        self.pack.covers_key(&r.base, &cols)
+    }
+
     /// Whether `r`'s rows each meet one earlier row (counting the pairs counts `r`'s rows).
     fn joined_is_one_to_many(&self, r: &Relation) -> bool {
         let Some(e) = self.edge_of(r) else {
@@ -503,6 +549,16 @@ fn collect_columns(e: &PlanExpr, alias: &str, out: &mut BTreeSet<String>) {
     }
     for c in e.children() {
         collect_columns(c, alias, out);
+    }
+}
+
+/// The relations an expression reads.
+fn collect_rels(e: &PlanExpr, out: &mut BTreeSet<String>) {
+    if let PlanExpr::Column { rel, .. } = e {
+        out.insert(rel.clone());
+    }
+    for c in e.children() {
+        collect_rels(c, out);
     }
 }
 
