@@ -501,17 +501,7 @@ impl<'p> Ctx<'p> {
 /// The outputs as a list; when several are rounded alike and all are rounded, the rounding
 /// is said once ("the area and perimeter, rounded to 2 decimals").
 fn list_outputs(phrases: &[String]) -> String {
-    let suffix = |p: &str| {
-        p.rfind(" to ").map(|i| p[i..].to_string()).filter(|s| {
-            let digits = s
-                .trim_start_matches(" to ")
-                .trim_end_matches(" decimals")
-                .trim_end_matches(" decimal");
-            (s.ends_with(" decimals") || s.ends_with(" decimal"))
-                && !digits.is_empty()
-                && digits.chars().all(|c| c.is_ascii_digit())
-        })
-    };
+    let suffix = |p: &str| rounding_suffix(p).map(str::to_string);
     let suffixes: Vec<Option<String>> = phrases.iter().map(|p| suffix(p)).collect();
     if phrases.len() >= 2 && suffixes.iter().all(|s| s.is_some() && *s == suffixes[0]) {
         let s = suffixes[0].clone().unwrap_or_default();
@@ -519,10 +509,24 @@ fn list_outputs(phrases: &[String]) -> String {
             .iter()
             .map(|p| p[..p.len() - s.len()].to_string())
             .collect();
-        let digits = s.trim_start_matches(" to ");
+        let digits = s.trim_start_matches(" (").trim_end_matches(')');
         return format!("{}, rounded to {digits}", join_list(&stripped, true));
     }
     join_list(phrases, true)
+}
+
+/// The rounding a phrase ends with (" (2 decimals)"), if any.
+fn rounding_suffix(p: &str) -> Option<&str> {
+    let i = p.rfind(" (")?;
+    let s = &p[i..];
+    let digits = s
+        .trim_start_matches(" (")
+        .trim_end_matches(" decimals)")
+        .trim_end_matches(" decimal)");
+    ((s.ends_with(" decimals)") || s.ends_with(" decimal)"))
+        && !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit()))
+    .then_some(s)
 }
 
 /// Geometries and rasters: what spatial functions read.
@@ -608,7 +612,7 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
         ctx.nouns.insert(r.alias.clone(), noun);
     }
     let tone = &plan.requested.question_tone;
-    let parts = ctx.body(&plan.main);
+    let mut parts = ctx.body(&plan.main);
     let key = crate::features::Label::as_str(tone);
     // A request that computes nothing (plain columns) may have openings of its own
     // ("ANALYTICAL/plain": no "Calculate the file name").
@@ -640,6 +644,9 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
         options.push("{body}.".into());
     }
     let template = &options[plan.phrasing as usize % options.len()];
+    if *tone == QuestionTone::Analytical {
+        parts.outputs = std::mem::take(&mut parts.computed_first);
+    }
     let body = if parts.count {
         format!("the number of {}{}", parts.rows, parts.rest)
     } else {
@@ -659,6 +666,9 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
 struct Parts {
     /// What is returned ("the bus name and voltage in kV").
     outputs: String,
+    /// The same, computed values first ("the length in metres and line name"): what an
+    /// analytical request ("Calculate …") names first.
+    computed_first: String,
     /// The rows it is returned for, with their conditions and joins.
     rows: String,
     /// Grouping, group conditions, order and limit (", per network id, …").
@@ -741,6 +751,7 @@ impl Ctx<'_> {
             };
             return Parts {
                 outputs: String::new(),
+                computed_first: String::new(),
                 rows,
                 rest: format!("{per}{with}{having}{order}"),
                 many: false,
@@ -750,8 +761,17 @@ impl Ctx<'_> {
             };
         }
         let phrases: Vec<String> = outputs.iter().map(|e| self.output(e)).collect();
+        let stored = |e: &PlanExpr| matches!(e, PlanExpr::Column { .. });
+        let computed_first: Vec<String> = outputs
+            .iter()
+            .zip(&phrases)
+            .filter(|(e, _)| !stored(e))
+            .chain(outputs.iter().zip(&phrases).filter(|(e, _)| stored(e)))
+            .map(|(_, p)| p.clone())
+            .collect();
         Parts {
             outputs: list_outputs(&phrases),
+            computed_first: list_outputs(&computed_first),
             rows,
             rest: format!("{per}{having}{order}"),
             many: phrases.len() > 1,
@@ -872,24 +892,37 @@ impl Ctx<'_> {
                     None => parts.push(format!(", {w} first")),
                 }
             } else if i == 0 {
+                // Names and categories sort alphabetically; identifiers and labels by
+                // their number or code.
+                let alpha = self.alphabetical(e);
                 match (q.limit, word) {
                     (Some(1), Some(w)) => parts.push(format!(", only the one with the {w} {key}")),
                     (Some(n), Some("highest")) => parts.push(format!(", top {n} by {key}")),
                     (Some(n), Some(w)) => parts.push(format!(", only the {n} with the {w} {key}")),
-                    (Some(n), None) => parts.push(format!(
-                        ", the first {n} by {key}{}",
-                        if *desc { " descending" } else { "" }
+                    (Some(n), None) if alpha => parts.push(format!(
+                        ", the first {n} in {}alphabetical order of {key}",
+                        if *desc { "reverse " } else { "" }
                     )),
+                    (Some(n), None) if *desc => {
+                        parts.push(format!(", the {n} with the highest {key}"))
+                    }
+                    (Some(n), None) => parts.push(format!(", the first {n} by {key}")),
                     (None, Some(w)) => parts.push(format!(", {w} {key} first")),
-                    (None, None) if *desc => parts.push(format!(", by {key} descending")),
+                    (None, None) if alpha => parts.push(format!(
+                        ", in {}alphabetical order of {key}",
+                        if *desc { "reverse " } else { "" }
+                    )),
+                    (None, None) if *desc => parts.push(format!(", highest {key} first")),
                     (None, None) => parts.push(format!(", ordered by {key}")),
                 }
             } else {
+                let alpha = self.alphabetical(e);
                 parts.push(format!(
                     ", then by {key}{}",
                     match (word, desc) {
                         (Some(w), _) => format!(" ({w} first)"),
-                        (None, true) => " descending".to_string(),
+                        (None, true) if alpha => " (reverse alphabetical)".to_string(),
+                        (None, true) => " (highest first)".to_string(),
                         (None, false) => String::new(),
                     }
                 ));
@@ -940,11 +973,9 @@ impl Ctx<'_> {
             _ => false,
         };
         if of_column {
-            return match full.rfind(" to ") {
-                Some(i) if full.ends_with(" decimals") || full.ends_with(" decimal") => {
-                    full[..i].to_string()
-                }
-                _ => full,
+            return match rounding_suffix(&full) {
+                Some(s) => full[..full.len() - s.len()].to_string(),
+                None => full,
             };
         }
         let cut = [
@@ -967,6 +998,23 @@ impl Ctx<'_> {
 
     /// The words for "descending" and "ascending" of an order key, none for a key or name
     /// (ordered, not ranked).
+    /// Whether an order key is a name, category or text (sorted alphabetically).
+    fn alphabetical(&self, e: &PlanExpr) -> bool {
+        let e = match e {
+            PlanExpr::Output { name } => self
+                .main
+                .items
+                .iter()
+                .find(|i| i.alias.as_deref() == Some(name.as_str()))
+                .map(|i| &i.expr)
+                .unwrap_or(e),
+            other => other,
+        };
+        use crate::pack::ColumnRole as R;
+        matches!(e, PlanExpr::Column { rel, column }
+            if matches!(self.role_of(rel, column), Some(R::Name | R::Category | R::Text)))
+    }
+
     fn extremes(&self, e: &PlanExpr) -> (Option<&'static str>, Option<&'static str>) {
         let e = match e {
             PlanExpr::Output { name } => self

@@ -347,8 +347,8 @@ impl Ctx<'_> {
             ),
             "ROUND" | "round" => match a(1).as_str() {
                 "" => format!("{} rounded", a(0)),
-                "1" => format!("{} to 1 decimal", a(0)),
-                d => format!("{} to {d} decimals", a(0)),
+                "1" => format!("{} (1 decimal)", a(0)),
+                d => format!("{} ({d} decimals)", a(0)),
             },
             // NULLIF(x, 0) only keeps a division by zero from failing: it reads as x.
             "NULLIF" | "nullif" => a(0),
