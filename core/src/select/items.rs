@@ -871,10 +871,11 @@ impl Attempt<'_> {
                         PlanExpr::call("ST_Clip", vec![r, a.col()]),
                     )),
                     _ => {
+                        // (Not the band count: one band per tile in elevation rasters,
+                        // a constant column.)
                         let metadata = [
                             ("ST_Width", Out::Num, "width_px"),
                             ("ST_Height", Out::Num, "height_px"),
-                            ("ST_NumBands", Out::Num, "band_count"),
                             ("ST_PixelWidth", Out::Num, "pixel_width"),
                         ];
                         let whole_tile = [
