@@ -136,6 +136,8 @@ fn records_are_valid_novel_distinct_and_faithful() {
     // No exact duplicates.
     let sqls: HashSet<&str> = recs.iter().map(|r| r.sql_postgis.as_str()).collect();
     assert_eq!(sqls.len(), recs.len());
+    let questions: HashSet<&str> = recs.iter().map(|r| r.question.as_str()).collect();
+    assert_eq!(questions.len(), recs.len(), "one question per record");
     // Every record passes the default filter and says what it is.
     for r in &recs {
         assert!(r.quality_score >= 0.70, "{}", r.id);

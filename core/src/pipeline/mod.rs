@@ -393,6 +393,9 @@ impl Generator<'_> {
             ..GenerateStats::default()
         };
         let mut seen_sql: HashSet<String> = HashSet::new();
+        // Two queries differing only in their column order read alike: one question is
+        // one record.
+        let mut seen_questions: HashSet<String> = HashSet::new();
         // Records per sql_type follow the mix of the rows the synthesizer samples (its
         // marginal, fitted on the input): without quotas the types the selector realises
         // most easily would crowd out the others.
@@ -616,6 +619,13 @@ impl Generator<'_> {
                         *stats.rejections.entry("duplicate_sql".into()).or_default() += 1;
                         continue;
                     }
+                    if seen_questions.contains(&c.question) {
+                        *stats
+                            .rejections
+                            .entry("duplicate_question".into())
+                            .or_default() += 1;
+                        continue;
+                    }
                     let count = skeleton_counts.get(&report.skeleton).copied().unwrap_or(0);
                     if count >= opts.skeleton_quota {
                         *stats.rejections.entry("skeleton_quota".into()).or_default() += 1;
@@ -664,6 +674,7 @@ impl Generator<'_> {
                         }
                     }
                     seen_sql.insert(c.sql.clone());
+                    seen_questions.insert(c.question.clone());
                     *skeleton_counts.entry(report.skeleton.clone()).or_default() += 1;
                     *type_accepted.entry(realized_type).or_default() += 1;
                     let mut record = self.record(
