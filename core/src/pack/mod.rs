@@ -333,6 +333,13 @@ pub struct JoinPhrases {
     /// sections with total population below 650").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub silent_without_conditions: bool,
+    /// What one right row is to its left row, read forward ("outgoing line"): names it
+    /// where another relation of its table would make "the line name" ambiguous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_noun: Option<String>,
+    /// What one left row is to its right row, read backward ("start bus").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backward_noun: Option<String>,
 }
 
 /// How rows of a join's two sides match, read left to right.

@@ -304,6 +304,14 @@ impl Vary<'_, '_> {
                             if *op == crate::plan::ArithOp::Div {
                                 plan_columns(right, &mut denominators);
                             }
+                            // Scaled by a number (`length_km * 1000`): a unit conversion,
+                            // right only for a column of the same unit.
+                            if matches!(right.as_ref(), PlanExpr::Literal { .. })
+                                || matches!(left.as_ref(), PlanExpr::Literal { .. })
+                            {
+                                plan_columns(left, &mut combined_cols);
+                                plan_columns(right, &mut combined_cols);
+                            }
                             Some((left, right))
                         }
                         PlanExpr::Compare { left, right, .. } => {

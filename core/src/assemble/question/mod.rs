@@ -604,10 +604,23 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
         let n = seen.entry(r.base.clone()).or_default();
         *n += 1;
         let base = singular(pack, &r.base);
-        let noun = match *n {
-            1 => base,
-            2 => format!("other {base}"),
-            k => format!("{base} no. {k}"),
+        // A row in a role the pack names ("start bus", "end bus") is called by it.
+        let role = ctx.edge_of(r).and_then(|e| {
+            let p = e.phrases.as_ref()?;
+            if e.right == r.base {
+                p.forward_noun.clone()
+            } else {
+                p.backward_noun.clone()
+            }
+        });
+        let noun = match (role, *n) {
+            (Some(role), _) => {
+                *n -= 1;
+                role
+            }
+            (None, 1) => base,
+            (None, 2) => format!("other {base}"),
+            (None, k) => format!("{base} no. {k}"),
         };
         ctx.nouns.insert(r.alias.clone(), noun);
     }

@@ -244,13 +244,15 @@ impl Ctx<'_> {
                     }
                     format!("{} as a percentage of {}", self.expr(part), strip_the(&r))
                 }
-                _ if matches!(right, PlanExpr::Literal { .. }) => format!("{l} divided by {r}"),
+                _ if matches!(right, PlanExpr::Literal { .. }) => {
+                    converted(&l, &r, false).unwrap_or_else(|| format!("{l} divided by {r}"))
+                }
                 _ => format!("the ratio of {l} to {}", strip_the(&r)),
             },
             ArithOp::Mul if is_hundred(left) => format!("{r} in percent"),
             ArithOp::Sub => format!("the difference between {l} and {}", strip_the(&r)),
             ArithOp::Add => format!("the sum of {l} and {}", strip_the(&r)),
-            ArithOp::Mul => format!("{l} times {r}"),
+            ArithOp::Mul => converted(&l, &r, true).unwrap_or_else(|| format!("{l} times {r}")),
             ArithOp::Distance => format!("the distance from {l} to {r}"),
         }
     }
@@ -553,4 +555,25 @@ fn point_text(e: &PlanExpr) -> Option<(String, String)> {
         return None;
     }
     Some((x.to_string(), y.to_string()))
+}
+
+/// A metric unit conversion says the unit it gives ("length in kilometres" times 1000
+/// reads "length in metres"; "area in m²" divided by 10000, "area in hectares").
+fn converted(phrase: &str, factor: &str, times: bool) -> Option<String> {
+    const UNITS: [(&str, &str, &str); 4] = [
+        (" in kilometres", "1000", " in metres"),
+        (" in km", "1000", " in metres"),
+        (" in hectares", "10000", " in m²"),
+        (" in km²", "1000000", " in m²"),
+    ];
+    let factor: f64 = factor.parse().ok()?;
+    UNITS.iter().find_map(|(big, f, small)| {
+        if f.parse::<f64>().ok() != Some(factor) {
+            return None;
+        }
+        let (from, to) = if times { (big, small) } else { (small, big) };
+        phrase
+            .find(from)
+            .map(|i| format!("{}{to}{}", &phrase[..i], &phrase[i + from.len()..]))
+    })
 }
