@@ -58,6 +58,16 @@ fn same_seed_same_bytes_whatever_the_threads() {
     }
 }
 
+/// The units a metric conversion factor gives or undoes (`/ 1000000.0`: km² from m²).
+fn conversion(n: &str) -> Option<&'static [&'static str]> {
+    match n.parse::<f64>().ok()? {
+        x if x == 1000.0 => Some(&[" metres", " kilometres", " km"]),
+        x if x == 10000.0 => Some(&["hectares", "m²"]),
+        x if x == 1000000.0 => Some(&["km²", "m²"]),
+        _ => None,
+    }
+}
+
 /// Every literal of the SQL is in the question (save the pack's default SRID, which bare
 /// coordinates imply, the 100 of a percentage and the 0 of a division's `NULLIF` guard), the
 /// question reads in its tone, and
@@ -87,7 +97,9 @@ fn question_is_faithful_and_natural(pack: &SchemaPack, r: &Stage2Record) {
                     || srid.as_deref() == Some(n.as_str())
                     // NULLIF(x, 0) guards a division: it reads as x.
                     || (n == "0" && r.sql_postgis.contains("NULLIF("))
-                    || ((n == "100" || n == "100.0") && (q.contains('%') || q.contains("percent"))),
+                    || ((n == "100" || n == "100.0") && (q.contains('%') || q.contains("percent")))
+                    // A metric unit conversion is stated by the unit it gives.
+                    || (conversion(&n).is_some_and(|units| units.iter().any(|u| q.contains(u)))),
                 "{}: {n} not stated in {q:?}\n{}",
                 r.id,
                 r.sql_postgis
