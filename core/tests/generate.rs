@@ -60,11 +60,15 @@ fn same_seed_same_bytes_whatever_the_threads() {
 
 /// The units a metric conversion factor gives or undoes (`/ 1000000.0`: km² from m²).
 fn conversion(n: &str) -> Option<&'static [&'static str]> {
-    match n.parse::<f64>().ok()? {
-        x if x == 1000.0 => Some(&[" metres", " kilometres", " km"]),
-        x if x == 10000.0 => Some(&["hectares", "m²"]),
-        x if x == 1000000.0 => Some(&["km²", "m²"]),
-        _ => None,
+    let x = n.parse::<f64>().ok()?;
+    if x == 1000.0 {
+        Some(&[" metres", " kilometres", " km"])
+    } else if x == 10000.0 {
+        Some(&["hectares", "m²"])
+    } else if x == 1000000.0 {
+        Some(&["km²", "m²"])
+    } else {
+        None
     }
 }
 
