@@ -76,6 +76,7 @@
 #![forbid(unsafe_code)]
 
 pub mod assemble;
+pub mod calendar;
 pub mod execute;
 pub mod features;
 pub mod metrics;

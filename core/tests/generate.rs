@@ -110,6 +110,9 @@ fn question_is_faithful_and_natural(pack: &SchemaPack, r: &Stage2Record) {
             ),
             Token::SingleQuotedString(s) => assert!(
                 q.contains(&format!("'{s}'"))
+                    // A day is stated as people write it ("since 1 March 2024").
+                    || sqlsynth::calendar::parse_day(&s)
+                        .is_some_and(|d| q.contains(&sqlsynth::calendar::long_date(d)))
                     // A point written as text (WKT, GeoJSON) is stated by its coordinates.
                     || ((s.starts_with("POINT(") || s.contains("\"Point\""))
                         && s.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))

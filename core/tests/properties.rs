@@ -113,8 +113,10 @@ fn trimmed_pack(keep_tables: &[bool], keep_functions: &[bool]) -> SchemaPack {
     if let Some(t) = v["lexicon"]["tables"].as_object_mut() {
         t.retain(|k, _| has(k));
     }
-    if let Some(c) = v["lexicon"]["columns"].as_object_mut() {
-        c.retain(|k, _| column_kept(k));
+    for part in ["columns", "filters", "events"] {
+        if let Some(c) = v["lexicon"][part].as_object_mut() {
+            c.retain(|k, _| column_kept(k));
+        }
     }
     // The sample-database recipe names every table: a trimmed pack goes without one, and
     // its areas name only the tables it keeps.

@@ -527,13 +527,36 @@ pub enum ValueDomain {
         /// The values (strings or numbers).
         values: Vec<serde_json::Value>,
     },
+    /// The days a timestamp or date column's values fall on, `YYYY-MM-DD` both ends
+    /// included.
+    Dates {
+        /// Column.
+        column: String,
+        /// Earliest day.
+        from: String,
+        /// Latest day.
+        to: String,
+    },
 }
 
 impl ValueDomain {
     /// The column or quantity this domain describes.
     pub fn column(&self) -> &str {
         match self {
-            ValueDomain::Range { column, .. } | ValueDomain::Enum { column, .. } => column,
+            ValueDomain::Range { column, .. }
+            | ValueDomain::Enum { column, .. }
+            | ValueDomain::Dates { column, .. } => column,
+        }
+    }
+
+    /// A dates domain's first and last day numbers ([`crate::calendar`]).
+    pub fn days(&self) -> Option<(i64, i64)> {
+        match self {
+            ValueDomain::Dates { from, to, .. } => Some((
+                crate::calendar::parse_day(from)?,
+                crate::calendar::parse_day(to)?,
+            )),
+            _ => None,
         }
     }
 }
@@ -553,6 +576,11 @@ pub struct Lexicon {
     /// A column without one reads "with `phrase` `value`".
     #[serde(default)]
     pub filters: std::collections::BTreeMap<String, String>,
+    /// Per timestamp column (`schema.table.column`): the event it records, as a participle
+    /// ("updated", "uploaded"), so that a date filter reads "updated since 1 March 2024".
+    /// A column without one reads "whose `phrase` is on or after 1 March 2024".
+    #[serde(default)]
+    pub events: std::collections::BTreeMap<String, String>,
     /// Per question tone (`DIRECT`, `INTERROGATIVE`, `DESCRIPTIVE`, `ANALYTICAL`): the
     /// openings a question may take, `{body}` standing for the request and `{be}` for "is"
     /// or "are". Each must read in its tone (an interrogative ends with `?`, an analytical
@@ -581,6 +609,8 @@ pub struct SchemaPack {
     tables: HashMap<(String, String), TableInfo>,
     functions: HashMap<String, usize>,
     signatures: Vec<Vec<ResolvedSignature>>,
+    /// Per table (`schema.table`) and area-bound column: each area's value, in area order.
+    area_values: HashMap<String, HashMap<String, Vec<Option<serde_json::Value>>>>,
 }
 
 /// A table resolved for lookups.
@@ -914,6 +944,15 @@ impl SchemaPack {
                         "value domain {col:?}: empty list of values"
                     )));
                 }
+                ValueDomain::Dates { from, to, .. } => match d.days() {
+                    Some((a, b)) if a <= b => {}
+                    _ => {
+                        return Err(invalid(format!(
+                            "value domain {col:?}: dates {from:?} to {to:?} are not two \
+                             YYYY-MM-DD days, the first not after the second"
+                        )))
+                    }
+                },
                 _ => {}
             }
             if col.starts_with('@') {
@@ -921,6 +960,23 @@ impl SchemaPack {
             }
             let (t, c) = col.rsplit_once('.').ok_or_else(|| {
                 invalid(format!("value domain {col:?} is not schema.table.column"))
+            })?;
+            column_exists(t, c)?;
+            if matches!(d, ValueDomain::Dates { .. }) {
+                let (sc, tn) = t.split_once('.').unwrap_or(("", t));
+                let ty = tables
+                    .get(&(sc.to_string(), tn.to_string()))
+                    .and_then(|i: &TableInfo| i.column(c));
+                if ty != Some(&SqlType::Timestamp) {
+                    return Err(invalid(format!(
+                        "value domain {col:?}: dates for a column that is not a timestamp"
+                    )));
+                }
+            }
+        }
+        for k in data.lexicon.events.keys() {
+            let (t, c) = k.rsplit_once('.').ok_or_else(|| {
+                invalid(format!("lexicon event {k:?} is not schema.table.column"))
             })?;
             column_exists(t, c)?;
         }
@@ -1031,12 +1087,31 @@ impl SchemaPack {
             }
             signatures.push(sigs);
         }
+        let mut area_values: HashMap<String, HashMap<String, Vec<Option<serde_json::Value>>>> =
+            HashMap::new();
+        for ((s, t), info) in &tables {
+            let key = format!("{s}.{t}");
+            let cols = info
+                .area_bound
+                .iter()
+                .map(|c| {
+                    let v = data
+                        .areas
+                        .iter()
+                        .map(|a| a.value(&key, c).cloned())
+                        .collect();
+                    (c.clone(), v)
+                })
+                .collect();
+            area_values.insert(key, cols);
+        }
         Ok(SchemaPack {
             data,
             corpus: None,
             tables,
             functions,
             signatures,
+            area_values,
         })
     }
 
@@ -1128,6 +1203,48 @@ impl SchemaPack {
             .flat_map(|s| s.tables.iter().map(move |t| (s, t)))
     }
 
+    /// Whether pinning `pinned` of `pinned_table` to `value` leaves `column` of `table` one
+    /// value: the value names one of the pack's areas (its id or name: a project), the
+    /// areas with that value agree on it, and the dependency holds over all its areas (no
+    /// two places alike in the pinned column differ in this one). A project's id fixes its
+    /// city and network; a region or a city may hold places the pack does not list, so
+    /// it fixes nothing else.
+    pub fn area_fixes(
+        &self,
+        (pinned_table, pinned, value): (&str, &str, &str),
+        table: &str,
+        column: &str,
+    ) -> bool {
+        if !self
+            .data
+            .areas
+            .iter()
+            .any(|a| a.id == value || a.name == value)
+        {
+            return false;
+        }
+        let of = |t: &str, c: &str| self.area_values.get(t).and_then(|m| m.get(c));
+        let (Some(keys), Some(values)) = (of(pinned_table, pinned), of(table, column)) else {
+            return false;
+        };
+        let mut any = false;
+        for (k, v) in keys.iter().zip(values.iter()) {
+            if k.as_ref().and_then(|k| k.as_str()) == Some(value) {
+                if v.is_none() {
+                    return false;
+                }
+                any = true;
+            }
+        }
+        any && keys.iter().zip(values.iter()).all(|(ka, va)| {
+            ka.is_none()
+                || keys
+                    .iter()
+                    .zip(values.iter())
+                    .all(|(kb, vb)| kb != ka || vb == va)
+        })
+    }
+
     /// PostgreSQL + PostGIS DDL that creates this pack's schemas and tables.
     pub fn ddl(&self) -> String {
         ddl::render(&self.data)
@@ -1164,6 +1281,24 @@ mod tests {
         });
         let e = SchemaPack::from_data(data, "test").unwrap_err().to_string();
         assert!(e.contains("empty list"), "{e}");
+        for (column, from, to) in [
+            ("cim_vector.building.updated_at", "2024-05-01", "2024-01-01"),
+            (
+                "cim_vector.building.updated_at",
+                "2024-02-30x",
+                "2024-03-01",
+            ),
+            ("cim_vector.building.lod", "2024-01-01", "2024-03-01"),
+        ] {
+            let mut data = pack.data().clone();
+            data.value_domains.push(ValueDomain::Dates {
+                column: column.into(),
+                from: from.into(),
+                to: to.into(),
+            });
+            let e = SchemaPack::from_data(data, "test").unwrap_err().to_string();
+            assert!(e.contains("dates"), "{e}");
+        }
     }
 
     /// The built-in pack marks obscure exactly the census columns its lexicon can only

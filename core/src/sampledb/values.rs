@@ -192,43 +192,11 @@ pub fn pick<'a, T>(
     }
 }
 
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
-pub fn parse_day(s: &str) -> Option<i64> {
-    let mut it = s.split('-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let m: i64 = it.next()?.parse().ok()?;
-    let d: i64 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || it.next().is_some() {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
-/// The civil date of a day number.
-pub fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// A timestamp at a whole minute between two days (inclusive), in UTC.
 pub fn timestamp(from: i64, to: i64, rng: &mut ChaCha8Rng) -> String {
     let day = rng.random_range(from..=to.max(from));
     let minute = rng.random_range(0..24 * 60);
-    let (y, m, d) = civil(day);
+    let (y, m, d) = crate::calendar::civil(day);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:00+00",
         minute / 60,
@@ -275,11 +243,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_round_trip_and_formats_fill() {
-        let d = parse_day("2024-02-29").unwrap();
-        assert_eq!(civil(d), (2024, 2, 29));
-        assert_eq!(parse_day("1970-01-01"), Some(0));
-        assert_eq!(parse_day("2024-13-01"), None);
+    fn formats_fill() {
         let s = fill_format("{procom}{nsez:07}", |n| match n {
             "procom" => Some("15146".into()),
             "nsez" => Some("123".into()),

@@ -32,12 +32,16 @@ pub(crate) enum Filterable {
         column: String,
         values: Vec<serde_json::Value>,
     },
+    /// Days of a timestamp, as day numbers ([`crate::calendar`]) both ends included.
+    Dates { column: String, from: i64, to: i64 },
 }
 
 impl Filterable {
     pub fn column(&self) -> &str {
         match self {
-            Filterable::Range { column, .. } | Filterable::Enum { column, .. } => column,
+            Filterable::Range { column, .. }
+            | Filterable::Enum { column, .. }
+            | Filterable::Dates { column, .. } => column,
         }
     }
 }
@@ -60,6 +64,9 @@ pub(crate) struct TableCat {
     /// Coded statistics without a plain meaning: drawn only now and then
     /// ([`thin_obscure`]).
     pub obscure: BTreeSet<String>,
+    /// Codes and timestamps: filters people set now and then, drawn like the obscure
+    /// columns.
+    pub occasional: BTreeSet<String>,
     /// The unit of each measure that has one (`m`, `persons`, `dwellings`).
     pub units: BTreeMap<String, String>,
     /// The columns identifying the entity a row describes: what "how many" counts.
@@ -235,6 +242,14 @@ impl Catalog {
                     column: column.clone(),
                     values: values.clone(),
                 },
+                ValueDomain::Dates { column, .. } => {
+                    let (from, to) = d.days().expect("packs check their dates at load");
+                    Filterable::Dates {
+                        column: column.clone(),
+                        from,
+                        to,
+                    }
+                }
             };
             domains.insert(d.column().to_string(), f);
         }
@@ -295,13 +310,17 @@ impl Catalog {
                 if let Some(d) = domains.get(&format!("{key}.{col}")) {
                     let mut d = d.clone();
                     match &mut d {
-                        Filterable::Range { column, .. } | Filterable::Enum { column, .. } => {
-                            *column = col.clone()
-                        }
+                        Filterable::Range { column, .. }
+                        | Filterable::Enum { column, .. }
+                        | Filterable::Dates { column, .. } => *column = col.clone(),
                     }
                     // Grouping needs at least two values to tell apart.
+                    // A place's code groups as its name does: the name says it.
+                    let place_code =
+                        info.role(col) == Some(ColumnRole::Code) && info.area_bound.contains(col);
                     if let Filterable::Enum { values, .. } = &d {
-                        if values.len() >= 2 && values.iter().all(|v| v.is_string()) {
+                        if values.len() >= 2 && values.iter().all(|v| v.is_string()) && !place_code
+                        {
                             groupable.push(col.clone());
                         }
                     }
@@ -384,6 +403,14 @@ impl Catalog {
                     .collect(),
                 numeric,
                 obscure: info.obscure.iter().cloned().collect(),
+                occasional: info
+                    .columns
+                    .iter()
+                    .filter(|(c, _)| {
+                        matches!(info.role(c), Some(ColumnRole::Code | ColumnRole::Timestamp))
+                    })
+                    .map(|(c, _)| c.clone())
+                    .collect(),
                 additive: info.additive.clone(),
                 entity: info.entity.clone(),
                 few_rows,

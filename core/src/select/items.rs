@@ -424,13 +424,29 @@ impl Attempt<'_> {
                         PlanExpr::call(f, vec![a.col().cast("geography")]),
                     ));
                 }
+                // Beside a second geometry the rows' own distance is what varies by row;
+                // the distance to some point is a grab-bag output there.
+                if let Some((a, b)) = self.pair(None) {
+                    return Some(g(
+                        "distance_m",
+                        Out::Num,
+                        PlanExpr::call(
+                            "ST_Distance",
+                            vec![a.col().cast("geography"), b.col().cast("geography")],
+                        ),
+                    ));
+                }
                 let a = self.one(&[])?;
                 let (pt, _) = self.point(budget - 1, false)?;
                 if a.kind == Puntal && self.rng.random_bool(0.4) {
+                    // A bearing on the spheroid, not an angle in degrees of longitude.
                     return Some(g(
                         "azimuth_rad",
                         Out::Num,
-                        PlanExpr::call("ST_Azimuth", vec![a.col(), pt]),
+                        PlanExpr::call(
+                            "ST_Azimuth",
+                            vec![a.col().cast("geography"), pt.cast("geography")],
+                        ),
                     ));
                 }
                 Some(g(

@@ -167,7 +167,8 @@ impl PackSelector {
         rng: &mut ChaCha8Rng,
     ) -> (usize, QueryPlan) {
         let mut main = main;
-        drop_echoes(pack, &mut main);
+        drop_echoes(pack, &self.cat, &mut main);
+        name_entity_counts(pack, &mut main);
         let wanted = row.to_row();
         let facts = facts::plan_facts(&self.cat, &ctes, &main);
         // Labels SQL cannot carry are the requested ones.
@@ -1266,11 +1267,19 @@ impl<'a> Attempt<'a> {
         }
         for inst in filterable {
             let t = &self.cat.tables[inst.table];
-            let Some(col) = t.filters.iter().map(|f| f.column().to_string()).find(|c| {
-                self.cat.area_bound(inst.table, c)
-                    && !self.filtered.contains(&(inst.alias.clone(), c.clone()))
-                    && self.cat.areas[area].value(&t.key, c).is_some()
-            }) else {
+            // The place by its name rather than its code (`comune`, not `procom`).
+            let mut cols: Vec<String> = t
+                .filters
+                .iter()
+                .map(|f| f.column().to_string())
+                .filter(|c| {
+                    self.cat.area_bound(inst.table, c)
+                        && !self.filtered.contains(&(inst.alias.clone(), c.clone()))
+                        && self.cat.areas[area].value(&t.key, c).is_some()
+                })
+                .collect();
+            cols.sort_by_key(|c| t.occasional.contains(c));
+            let Some(col) = cols.into_iter().next() else {
                 continue;
             };
             let Some(lit) = self.area_value(inst.table, &col) else {
@@ -1405,8 +1414,11 @@ impl<'a> Attempt<'a> {
             })
             .cloned()
             .collect();
-        let obscure = &self.cat.tables[t].obscure;
-        catalog::thin_obscure(self.rng, &mut open, |f| obscure.contains(f.column()));
+        // Coded statistics and timestamps are filters people set now and then.
+        let tc = &self.cat.tables[t];
+        catalog::thin_obscure(self.rng, &mut open, |f| {
+            tc.obscure.contains(f.column()) || tc.occasional.contains(f.column())
+        });
         let f = open.choose(self.rng)?.clone();
         self.mark_filtered(t, alias, f.column());
         // An area-bound column (project, network, municipality…) takes the query's area's
@@ -1432,6 +1444,14 @@ impl<'a> Attempt<'a> {
                     CompareOp::Eq
                 } else {
                     CompareOp::NotEq
+                }
+            }
+            // Since a day, mostly; before one now and then.
+            Filterable::Dates { .. } => {
+                if self.rng.random_bool(0.8) {
+                    CompareOp::GtEq
+                } else {
+                    CompareOp::Lt
                 }
             }
             Filterable::Range {
@@ -1876,8 +1896,8 @@ impl<'a> Attempt<'a> {
         {
             // A threshold most groups of a city-scale database reach.
             let n = self.rng.random_range(2..=5u32).to_string();
-            // The groups' own count: over a join that repeats rows, the distinct entities
-            // the outputs count, not the joined rows.
+            // The groups' own count, as the outputs count it (the distinct entities over a
+            // join that repeats rows): the threshold is on the number the question names.
             let count = self
                 .main
                 .items
@@ -1885,10 +1905,9 @@ impl<'a> Attempt<'a> {
                 .find_map(|i| match &i.expr {
                     e @ PlanExpr::Aggregate {
                         function,
-                        distinct: true,
                         filter: None,
                         ..
-                    } if function == "count" && self.expansions > 0 => Some(e.clone()),
+                    } if function == "count" => Some(e.clone()),
                     _ => None,
                 })
                 .unwrap_or_else(|| PlanExpr::aggregate("count", None));
@@ -2064,6 +2083,7 @@ impl<'a> Attempt<'a> {
                         let lit = self.literal_for(&f, true);
                         let op = match &f {
                             Filterable::Enum { .. } => CompareOp::Eq,
+                            Filterable::Dates { .. } => CompareOp::GtEq,
                             Filterable::Range {
                                 integer, min, max, ..
                             } if *integer && max - min <= 5.0 => CompareOp::Eq,
@@ -2324,11 +2344,22 @@ pub(crate) fn draw_literal(
         Filterable::Enum { values, .. } => {
             values.choose(rng).and_then(crate::plan::Literal::from_json)
         }
+        // The first of a month well inside the data's days, as people write a date
+        // bound ('2024-03-01').
+        Filterable::Dates { from, to, .. } => {
+            let margin = (to - from) / 6;
+            let day = rng.random_range(from + margin..=to - margin);
+            let first = crate::calendar::month_start(day);
+            let day = if first >= *from { first } else { day };
+            Some(crate::plan::Literal::Text(crate::calendar::iso(day)))
+        }
         Filterable::Range {
             min, max, integer, ..
         } => {
             // Packs refuse non-finite or inverted ranges at load (SchemaPack::from_data).
-            let x = rng.random_range(*min..=*max);
+            // Well inside the range: a bound near its ends keeps every row or none.
+            let margin = (max - min) * 0.15;
+            let x = rng.random_range(min + margin..=max - margin);
             Some(crate::plan::Literal::Number(format_number(
                 x,
                 *integer,
@@ -2339,22 +2370,43 @@ pub(crate) fn draw_literal(
     }
 }
 
+/// The step a person rounds a threshold over `span` to: a power of ten giving 10 to 40
+/// steps, or five of them (heights by 5 m, areas by 500 m², years by 10).
+pub(crate) fn nice_step(span: f64) -> f64 {
+    if !(span.is_finite() && span > 0.0) {
+        return 1.0;
+    }
+    let p = 10f64.powf((span / 10.0).log10().floor());
+    if span / p > 40.0 {
+        5.0 * p
+    } else {
+        p
+    }
+}
+
 pub(crate) fn format_number(x: f64, integer: bool, round: bool, span: f64) -> String {
-    if integer {
-        let v = x.round() as i64;
-        if round && span >= 100.0 {
-            let step = if span >= 10_000.0 {
-                1000
-            } else if span >= 1000.0 {
-                50
+    if round && span > 0.0 {
+        let step = nice_step(span);
+        let v = ((x / step).round() * step).max(step);
+        if integer || step >= 1.0 {
+            let v = v.round();
+            return if integer {
+                format!("{}", v as i64)
             } else {
-                10
+                format!("{v:.1}")
             };
-            return ((v / step) * step)
-                .max(if span > 0.0 { step } else { 0 })
-                .to_string();
         }
-        return v.to_string();
+        let decimals = (-step.log10()).ceil() as usize;
+        let t = format!("{v:.decimals$}");
+        let t = t.trim_end_matches('0').trim_end_matches('.');
+        return if t.contains('.') {
+            t.to_string()
+        } else {
+            format!("{t}.0")
+        };
+    }
+    if integer {
+        return (x.round() as i64).to_string();
     }
     let decimals = if span >= 1000.0 {
         0
@@ -2379,6 +2431,65 @@ pub(crate) fn format_number(x: f64, integer: bool, round: bool, span: f64) -> St
     }
 }
 
+/// `COUNT(DISTINCT bp.building_id)` counts buildings, not property records: a count of
+/// the distinct values of a table's entity column (when that is not its key) is named
+/// after the entity (`building_count`), and the ordering that names it follows.
+fn name_entity_counts(pack: &SchemaPack, main: &mut SelectPlan) {
+    let base = |alias: &str| {
+        main.from
+            .iter()
+            .find(|r| r.alias == alias)
+            .map(|r| r.base.clone())
+    };
+    let mut renames: Vec<(String, String)> = Vec::new();
+    let taken: BTreeSet<String> = main.items.iter().filter_map(|i| i.alias.clone()).collect();
+    for i in &main.items {
+        let PlanExpr::Aggregate {
+            function,
+            arg: Some(arg),
+            distinct: true,
+            filter: None,
+        } = &i.expr
+        else {
+            continue;
+        };
+        let (PlanExpr::Column { rel, column }, Some(alias)) = (arg.as_ref(), &i.alias) else {
+            continue;
+        };
+        let Some(table) = base(rel) else { continue };
+        let Some(info) = table.split_once('.').and_then(|(s, t)| pack.table(s, t)) else {
+            continue;
+        };
+        let Some(stem) = column.strip_suffix("_id") else {
+            continue;
+        };
+        let name = format!("{stem}_count");
+        if function == "count"
+            && info.entity == [column.clone()]
+            && info.primary_key != info.entity
+            && *alias == format!("{}_count", info.name)
+            && !taken.contains(&name)
+            && !renames.iter().any(|(_, n)| *n == name)
+        {
+            renames.push((alias.clone(), name));
+        }
+    }
+    for (old, new) in renames {
+        for i in &mut main.items {
+            if i.alias.as_deref() == Some(old.as_str()) {
+                i.alias = Some(new.clone());
+            }
+        }
+        for (e, _) in &mut main.order_by {
+            if let PlanExpr::Output { name } = e {
+                if *name == old {
+                    *name = new.clone();
+                }
+            }
+        }
+    }
+}
+
 /// Columns read through `alias` anywhere in `p` (subqueries included).
 pub(crate) fn columns_of_alias(p: &SelectPlan, alias: &str, out: &mut BTreeSet<String>) {
     facts::columns_of(p, alias, out)
@@ -2389,7 +2500,7 @@ pub(crate) fn columns_of_alias(p: &SelectPlan, alias: &str, out: &mut BTreeSet<S
 /// equality, or through the one area a pinned id or name stands for (`project_id =
 /// 'milano_centro'` fixes the project's name), say nothing: they are left out (one output
 /// at least stays, and an output the ordering names stays).
-fn drop_echoes(pack: &SchemaPack, main: &mut SelectPlan) {
+fn drop_echoes(pack: &SchemaPack, cat: &Catalog, main: &mut SelectPlan) {
     if !main.group_by.is_empty() || main.distinct {
         return;
     }
@@ -2461,21 +2572,35 @@ fn drop_echoes(pack: &SchemaPack, main: &mut SelectPlan) {
         .iter()
         .map(|(r, c, _)| (r.clone(), c.clone()))
         .collect();
+    // A column the data ties to a pinned one (a scenario's name to its id) is one value too.
+    for (alias, column, _) in &pinned {
+        if let Some(t) = base(alias).and_then(|b| cat.tables.iter().find(|t| t.key == b)) {
+            for d in t.dependents_of(column) {
+                fixed.push((alias.clone(), d.to_string()));
+            }
+        }
+    }
+    // A place pinned (a project, a network, a city) fixes what the pack's places tie to
+    // it, on every relation of the query: every building of project 'roma_eur' lies in
+    // 'Roma', Lazio.
     for (alias, column, value) in &pinned {
         let (Some(v), Some(table)) = (value, base(alias)) else {
             continue;
         };
-        let mut areas = pack.data().areas.iter().filter(|a| {
-            (*v == a.id || *v == a.name)
-                && a.value(&table, column).and_then(|y| y.as_str()) == Some(v.as_str())
-        });
-        let (Some(area), None) = (areas.next(), areas.next()) else {
+        let place = table
+            .split_once('.')
+            .and_then(|(s, t)| pack.table(s, t))
+            .is_some_and(|i| i.area_bound.contains(column));
+        if !place {
             continue;
-        };
-        if let Some(info) = table.split_once('.').and_then(|(s, t)| pack.table(s, t)) {
-            for other in &info.area_bound {
-                if area.value(&table, other).is_some() {
-                    fixed.push((alias.clone(), other.clone()));
+        }
+        for r in &main.from {
+            let Some(info) = r.base.split_once('.').and_then(|(s, t)| pack.table(s, t)) else {
+                continue;
+            };
+            for c in &info.area_bound {
+                if pack.area_fixes((&table, column, v), &r.base, c) {
+                    fixed.push((r.alias.clone(), c.clone()));
                 }
             }
         }
@@ -2499,4 +2624,24 @@ fn drop_echoes(pack: &SchemaPack, main: &mut SelectPlan) {
         return;
     }
     main.items.retain(|i| !echo(i));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Thresholds read as a person sets them: 2 significant steps, never a 4-decimal draw.
+    #[test]
+    fn thresholds_are_round_numbers() {
+        assert_eq!(format_number(141_369.2, false, true, 149_940.0), "140000.0");
+        assert_eq!(format_number(44.4, false, true, 65.0), "45.0");
+        assert_eq!(format_number(120.2, false, true, 120.0), "120.0");
+        assert_eq!(format_number(0.2329, false, true, 0.35), "0.23");
+        assert_eq!(format_number(0.652, false, true, 0.69), "0.65");
+        assert_eq!(format_number(1.78, false, true, 2.98), "1.8");
+        assert_eq!(format_number(1937.0, true, true, 173.0), "1940");
+        assert_eq!(format_number(7.0, true, true, 17.0), "7");
+        // Unrounded draws keep their precision.
+        assert_eq!(format_number(0.2329, false, false, 0.35), "0.2329");
+    }
 }

@@ -13,8 +13,14 @@ pub fn literal_stated(pack: &SchemaPack, question: &str, literal: &Literal) -> b
     if question.contains(&literal.text()) {
         return true;
     }
-    // A geometry written as text (WKT, GeoJSON) is stated by its coordinates.
+    // A geometry written as text (WKT, GeoJSON) is stated by its coordinates, a day as
+    // people write it ("since 1 August 2024").
     if let Literal::Text(t) = literal {
+        if sqlsynth::calendar::parse_day(t)
+            .is_some_and(|d| question.contains(&sqlsynth::calendar::long_date(d)))
+        {
+            return true;
+        }
         let t = t.trim();
         if t.starts_with("POINT(") || (t.starts_with('{') && t.contains("\"Point\"")) {
             let numbers: Vec<&str> = t

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use super::{join_list, strip_the, Ctx, BOOLEAN_FUNCTIONS};
 use crate::pack::JoinKind;
 use crate::plan::{CompareOp, Literal, LogicOp, PlanExpr, Relation, SelectPlan, Source};
+use crate::sql::types::SqlType;
 
 /// Where a conjunct goes.
 enum Attach {
@@ -319,6 +320,43 @@ impl Ctx<'_> {
             out.push_str(&clauses.join(" and "));
         }
         out
+    }
+
+    /// A bound on a timestamp column by a day ('2024-03-01'): "updated since 1 March 2024"
+    /// with the event the pack names, else "whose last update time is before …".
+    fn date_bound(
+        &self,
+        rel: &str,
+        column: &str,
+        op: CompareOp,
+        value: &Literal,
+    ) -> Option<Modifier> {
+        let Literal::Text(t) = value else {
+            return None;
+        };
+        let day = crate::calendar::parse_day(t)?;
+        let base = self.bases.get(rel)?;
+        let (s, tn) = base.split_once('.')?;
+        if self.pack.table(s, tn)?.column(column) != Some(&SqlType::Timestamp) {
+            return None;
+        }
+        let bound = match op {
+            CompareOp::GtEq => "since",
+            CompareOp::Gt => "after",
+            CompareOp::Lt => "before",
+            CompareOp::LtEq => "on or before",
+            CompareOp::Eq => "on",
+            CompareOp::NotEq => return None,
+        };
+        let date = crate::calendar::long_date(day);
+        let key = format!("{base}.{column}");
+        Some(match self.pack.data().lexicon.events.get(&key) {
+            Some(event) => Modifier::Phrase(format!("{event} {bound} {date}")),
+            None => Modifier::With(format!(
+                "{} {bound} {date}",
+                self.column_phrase(rel, column)
+            )),
+        })
     }
 
     /// A column's phrase for a threshold, with its unit moved after the value when the
@@ -677,6 +715,9 @@ impl Ctx<'_> {
                         PlanExpr::Literal { value },
                     ) = (single_rel(left), left.as_ref(), right.as_ref())
                     {
+                        if let Some(m) = self.date_bound(&rel, column, *op, value) {
+                            return Attach::Rel(rel, m);
+                        }
                         if *op == CompareOp::Eq {
                             let key = self
                                 .bases

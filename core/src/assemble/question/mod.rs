@@ -265,6 +265,33 @@ impl<'p> Ctx<'p> {
     }
 
     /// Whether `column` identifies a row of `alias`'s table (its entity or primary key).
+    /// Whether `column` is what `alias`'s table's rows are records of, not its key (a
+    /// property record's building id).
+    fn entity_not_key(&self, alias: &str, column: &str) -> bool {
+        self.table_of(alias)
+            .is_some_and(|t| t.entity == [column.to_string()] && t.primary_key != t.entity)
+    }
+
+    /// The plural of a noun: the pack's, when a table's rows are called so ("bus" →
+    /// "buses"), else English's regular one.
+    fn plural_word(&self, noun: &str) -> String {
+        if let Some(n) = self
+            .pack
+            .data()
+            .lexicon
+            .tables
+            .values()
+            .find(|n| n.singular == noun)
+        {
+            return n.plural.clone();
+        }
+        if noun.ends_with('s') || noun.ends_with('x') || noun.ends_with("ch") {
+            format!("{noun}es")
+        } else {
+            format!("{noun}s")
+        }
+    }
+
     fn identifies(&self, alias: &str, column: &str) -> bool {
         self.table_of(alias).is_some_and(|t| {
             t.entity == [column.to_string()] || t.primary_key == [column.to_string()]
@@ -450,6 +477,20 @@ impl<'p> Ctx<'p> {
         }
         // Another relation of the same table would lose what tells the two apart.
         if q.from.iter().filter(|x| x.base == r.base).count() > 1 {
+            return false;
+        }
+        // A condition on its own attributes (a date, a threshold) would read as the
+        // joined row's: only pins (`scenario_id = 'baseline'`) fold along.
+        let pin = |c: &PlanExpr| {
+            matches!(c, PlanExpr::Compare { op: CompareOp::Eq, left, right }
+                if matches!((left.as_ref(), right.as_ref()),
+                    (PlanExpr::Column { .. }, PlanExpr::Literal { .. })))
+        };
+        if q.filters.iter().any(|c| {
+            let mut cols = BTreeSet::new();
+            collect_columns(c, &r.alias, &mut cols);
+            !cols.is_empty() && !pin(c)
+        }) {
             return false;
         }
         let mut cols = self.on_columns(r);
@@ -845,10 +886,10 @@ impl Ctx<'_> {
                     if matches!(
                         left.as_ref(),
                         PlanExpr::Aggregate {
-                            arg: None,
+                            function,
                             filter: None,
                             ..
-                        }
+                        } if function == "count"
                     ) =>
                 {
                     let bound = match op {
@@ -859,7 +900,16 @@ impl Ctx<'_> {
                         CompareOp::Eq => "exactly",
                         CompareOp::NotEq => "other than",
                     };
-                    format!("with {bound} {} {}", self.expr(right), self.counted(q))
+                    let counted = match left.as_ref() {
+                        PlanExpr::Aggregate { arg: Some(_), .. } => {
+                            let n = self.expr(left);
+                            n.strip_prefix("the number of ")
+                                .map(|x| x.strip_prefix("distinct ").unwrap_or(x).to_string())
+                                .unwrap_or(n)
+                        }
+                        _ => self.counted(q),
+                    };
+                    format!("with {bound} {} {counted}", self.expr(right))
                 }
                 other => format!("where {}", self.condition(other)),
             })

@@ -166,12 +166,24 @@ impl Ctx<'_> {
         let bare = strip_the(&inner);
         match function.to_lowercase().as_str() {
             "count" => match arg {
+                // The entity a table's rows are records of (a building's property
+                // records): its distinct ids count buildings.
+                PlanExpr::Column { rel, column }
+                    if distinct && self.entity_not_key(rel, column) =>
+                {
+                    match self.column_phrase(rel, column).strip_suffix(" id") {
+                        Some(stem) => format!("the number of {}", self.plural_word(stem)),
+                        None => format!("the number of {}", self.plural_of(rel)),
+                    }
+                }
                 PlanExpr::Column { rel, column } if self.identifies(rel, column) => {
                     format!("the number of {}", self.plural_of(rel))
                 }
                 PlanExpr::Column { rel, column } => {
                     let bare = self.column_phrase(rel, column);
-                    if distinct && (bare.ends_with(" id") || bare.ends_with(" code")) {
+                    if let Some(stem) = bare.strip_suffix(" id").filter(|_| distinct) {
+                        format!("the number of distinct {}", self.plural_word(stem))
+                    } else if distinct && bare.ends_with(" code") {
                         format!("the number of distinct {bare}s")
                     } else if distinct {
                         format!("the number of distinct {bare} values")

@@ -49,6 +49,25 @@ const WHOLE_TILE: &[&str] = &[
     "st_pixelaspolygons",
 ];
 
+/// A raster tile's metadata: one value per tile, whatever lies on it.
+const TILE_METADATA: &[&str] = &[
+    "st_pixelwidth",
+    "st_pixelheight",
+    "st_width",
+    "st_height",
+    "st_scalex",
+    "st_scaley",
+    "st_skewx",
+    "st_skewy",
+    "st_upperleftx",
+    "st_upperlefty",
+    "st_numbands",
+    "st_metadata",
+    "st_bandmetadata",
+    "st_bandpixeltype",
+    "st_bandnodatavalue",
+];
+
 /// Metric SRIDs the pack knows: its areas' and the `@metric_srid` domain's.
 fn metric_srids(l: &Lint<'_>) -> BTreeSet<i32> {
     let mut s: BTreeSet<i32> = l.pack.data().areas.iter().map(|a| a.metric_srid).collect();
@@ -414,6 +433,17 @@ fn call(l: &mut Lint<'_>, lvl: &Level<'_>, x: &Expr, shape: &Shape) {
     }
 
     // S10: rasters.
+    if TILE_METADATA.contains(&name.as_str())
+        && g0.is_some_and(|g| g.raster)
+        && lvl.rels.len() > 1
+        && has_vector(l, lvl)
+    {
+        l.flag(
+            SenseCode::RasterMisuse,
+            format!("{name} is the tile's metadata, the same for every joined row on the tile: a value under the geometry (ST_Value, clipped statistics) is what a joined row has"),
+            Some(x),
+        );
+    }
     if WHOLE_TILE.contains(&name.as_str()) {
         if let Some(g) = g0.filter(|g| g.raster && !g.clipped) {
             let _ = g;

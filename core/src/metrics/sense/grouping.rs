@@ -101,35 +101,48 @@ fn pinned_values(l: &Lint<'_>, lvl: &Level<'_>, depth: usize) -> Vec<(ColRef, Op
         .iter()
         .filter_map(|(c, t)| Some((c.clone(), t.clone()?)))
         .collect();
+    // A pinned place fixes what the pack's places tie to it, on every base-table relation
+    // of the level ([`crate::pack::SchemaPack::area_fixes`]).
     for (col, t) in named {
-        // Only a value that names one area (its id or its name: a project) fixes the
-        // area's other values; a region code or a city may hold places the pack does not
-        // list.
-        let mut areas = l.pack.data().areas.iter().filter(|a| {
-            (t == a.id || t == a.name)
-                && a.value(&col.table, &col.column).and_then(|y| y.as_str()) == Some(t.as_str())
-        });
-        let (Some(first), None) = (areas.next(), areas.next()) else {
-            continue;
-        };
-        let Some(info) = col
+        let place = col
             .table
             .split_once('.')
-            .and_then(|(s, t)| l.pack.table(s, t))
-        else {
+            .and_then(|(s, n)| l.pack.table(s, n))
+            .is_some_and(|i| i.area_bound.contains(&col.column));
+        if !place {
             continue;
-        };
-        for other in &info.area_bound {
-            let c = ColRef {
-                alias: col.alias.clone(),
-                table: col.table.clone(),
-                column: other.clone(),
+        }
+        for rel in &lvl.rels {
+            let RelSource::Table(table) = &rel.source else {
+                continue;
             };
-            let value = first
-                .value(&col.table, other)
-                .and_then(|y| y.as_str())
-                .map(str::to_string);
-            if first.value(&col.table, other).is_some() {
+            let Some(info) = table.split_once('.').and_then(|(s, n)| l.pack.table(s, n)) else {
+                continue;
+            };
+            for other in &info.area_bound {
+                if !l
+                    .pack
+                    .area_fixes((&col.table, &col.column, &t), table, other)
+                {
+                    continue;
+                }
+                let value = l
+                    .pack
+                    .data()
+                    .areas
+                    .iter()
+                    .find(|a| {
+                        a.value(&col.table, &col.column).and_then(|y| y.as_str())
+                            == Some(t.as_str())
+                    })
+                    .and_then(|a| a.value(table, other))
+                    .and_then(|y| y.as_str())
+                    .map(str::to_string);
+                let c = ColRef {
+                    alias: rel.alias.clone(),
+                    table: table.clone(),
+                    column: other.clone(),
+                };
                 push(&mut v, c, value);
             }
         }
@@ -504,6 +517,23 @@ pub(super) fn check(
                 format!("ORDER BY {e} does not vary between rows"),
                 Some(e),
             );
+        }
+    }
+    // Ordering the one row a key the filters fix leaves (a project scenario by its id).
+    if let (true, [rel], Some(first)) = (group.is_empty(), lvl.rels.as_slice(), order.first()) {
+        if let RelSource::Table(t) = &rel.source {
+            let cols: BTreeSet<String> = pins
+                .iter()
+                .filter(|c| c.alias == rel.alias)
+                .map(|c| c.column.clone())
+                .collect();
+            if covers_key(pack, t, &cols) {
+                l.flag(
+                    SenseCode::ConstantOrder,
+                    format!("the filters fix a key of {t}: one row, nothing to order"),
+                    Some(first),
+                );
+            }
         }
     }
 }

@@ -93,6 +93,32 @@ pub(super) fn check(l: &mut Lint<'_>, lvl: &Level<'_>, e: &Expr) {
                         ));
                     }
                 }
+                ValueDomain::Dates { from, to, .. } => {
+                    let (Some((a, b)), Some(day)) = (
+                        d.days(),
+                        text(lit).and_then(|t| crate::calendar::parse_day(t.get(..10)?)),
+                    ) else {
+                        return;
+                    };
+                    // A bound before every day (a year's window `>= '2023-01-01'`) is
+                    // written by people too: only the empty side is a finding.
+                    let what = match op {
+                        BinaryOperator::Gt | BinaryOperator::GtEq if day > b => Some("no row"),
+                        BinaryOperator::Lt | BinaryOperator::LtEq if day < a => Some("no row"),
+                        _ => None,
+                    };
+                    if let Some(w) = what {
+                        hits.push((
+                            format!(
+                                "{}.{} {op} '{}' keeps {w}: its days lie between {from} and {to}",
+                                col.alias,
+                                col.column,
+                                crate::calendar::iso(day)
+                            ),
+                            x,
+                        ));
+                    }
+                }
                 ValueDomain::Enum { values, .. } => {
                     if !matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq) {
                         return;

@@ -154,8 +154,9 @@ impl Builder<'_> {
                 number(v as f64, kind)
             }
             ValueSource::Timestamp { from, to } => {
-                let a = values::parse_day(from).ok_or_else(|| format!("bad date {from:?}"))?;
-                let b = values::parse_day(to).ok_or_else(|| format!("bad date {to:?}"))?;
+                let a =
+                    crate::calendar::parse_day(from).ok_or_else(|| format!("bad date {from:?}"))?;
+                let b = crate::calendar::parse_day(to).ok_or_else(|| format!("bad date {to:?}"))?;
                 Val::Ts(values::timestamp(a, b, rng))
             }
             ValueSource::EntityHeight => {
@@ -218,6 +219,11 @@ impl Builder<'_> {
             Some(ValueDomain::Enum { values: vs, .. }) => {
                 if let Ok(v) = values::from_json(values::pick(vs, None, ordinal, rng), kind) {
                     return v;
+                }
+            }
+            Some(d @ ValueDomain::Dates { .. }) => {
+                if let Some((a, b)) = d.days() {
+                    return Val::Ts(values::timestamp(a, b, rng));
                 }
             }
             Some(ValueDomain::Range {
