@@ -143,6 +143,60 @@ fn renamed_output(alias: &str, column: &str) -> String {
     format!("{prefix}{column}{suffix}")
 }
 
+/// After a swap inside a CTE or derived table, the outputs of a level that reads it
+/// and are about the swapped column (`AVG(k.height) AS avg_height_m` now reads
+/// `k.coverage_percentage`) are named after the new column, as at the swap's own level;
+/// the level's references to those names follow.
+fn rename_reader_aliases(p: &mut SelectPlan, readers: &[String], renames: &[(String, String)]) {
+    let mut aliases: BTreeMap<String, String> = BTreeMap::new();
+    let taken: Vec<String> = p.items.iter().filter_map(|i| i.alias.clone()).collect();
+    for item in p.items.iter_mut() {
+        let Some(alias) = item.alias.clone() else {
+            continue;
+        };
+        let mut read = Vec::new();
+        plan_columns(&item.expr, &mut read);
+        let Some((old, new)) = renames.iter().find(|(_, new)| {
+            read.iter()
+                .any(|(r, c)| readers.contains(r) && c == new)
+        }) else {
+            continue;
+        };
+        let about = match &item.expr {
+            PlanExpr::Column { .. } | PlanExpr::Aggregate { .. } => true,
+            PlanExpr::Call { function, args } if function.eq_ignore_ascii_case("round") => {
+                matches!(
+                    args.first(),
+                    Some(PlanExpr::Aggregate { .. }) | Some(PlanExpr::Cast { .. })
+                )
+            }
+            _ => false,
+        };
+        if !(about || alias.contains(old.as_str())) {
+            continue;
+        }
+        let renamed = renamed_output(&alias, new);
+        if renamed == alias || taken.contains(&renamed) || aliases.values().any(|v| *v == renamed)
+        {
+            continue;
+        }
+        item.alias = Some(renamed.clone());
+        aliases.insert(alias, renamed);
+    }
+    if aliases.is_empty() {
+        return;
+    }
+    for e in level_exprs(p) {
+        walk_mut(e, &mut |x| {
+            if let PlanExpr::Output { name } = x {
+                if let Some(n) = aliases.get(name) {
+                    *name = n.clone();
+                }
+            }
+        });
+    }
+}
+
 struct Vary<'c, 'r> {
     cat: &'c Catalog,
     rng: &'r mut ChaCha8Rng,
@@ -576,6 +630,7 @@ impl Vary<'_, '_> {
             for e in level_exprs(p) {
                 rename(e);
             }
+            rename_reader_aliases(p, &readers, &renames);
         };
         let first_reader = if pick < ctes.len() {
             pick + 1
@@ -593,6 +648,7 @@ impl Vary<'_, '_> {
             for e in level_exprs(main) {
                 rename(e);
             }
+            rename_reader_aliases(main, &readers, &renames);
         }
         true
     }
@@ -1103,5 +1159,50 @@ mod tests {
         }
         eprintln!("{with} of {total} lifted seeds vary; not: {none:?}");
         assert!(with * 100 >= total * 80, "{with} of {total}");
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+    use crate::features::QueryType;
+    use crate::pack::SchemaPack;
+    use rand::SeedableRng;
+
+    /// A swap inside a CTE renames the outputs of the query reading it: an average of
+    /// the CTE's column is named after the column it now reads.
+    #[test]
+    fn a_swap_inside_a_cte_renames_the_reading_aliases() {
+        let pack = SchemaPack::builtin("cim-wizard").expect("pack");
+        let cat = Catalog::new(&pack);
+        let sql = "WITH k AS (SELECT bp.height, bp.building_id FROM cim_vector.building_properties AS bp \
+                   WHERE bp.scenario_id = 'baseline') \
+                   SELECT COUNT(*) AS n_buildings, ROUND(AVG(k.height)::NUMERIC, 2) AS avg_height_m FROM k AS k \
+                   ORDER BY avg_height_m DESC";
+        let seed = super::super::lift::lift(&pack, "t", sql, QueryType::Aggregation).expect("lift");
+        let mut swapped = 0;
+        for s in 0..40 {
+            let mut rng = ChaCha8Rng::seed_from_u64(s);
+            let mut ctes = seed.ctes.clone();
+            let mut main = seed.main.clone();
+            let tables = alias_tables(&mut ctes, &mut main);
+            let unique: BTreeMap<String, String> = tables
+                .iter()
+                .filter(|(_, t)| t.len() == 1)
+                .map(|(a, t)| (a.clone(), t[0].clone()))
+                .collect();
+            let mut v = Vary { cat: &cat, rng: &mut rng };
+            if !v.swap_inner_measure(&mut ctes, &mut main, &unique) {
+                continue;
+            }
+            let text = crate::assemble::render(&crate::assemble::ast::statement_of(&ctes, &main));
+            if text.contains("k.height") {
+                continue;
+            }
+            swapped += 1;
+            assert!(!text.contains("avg_height_m"), "alias kept its old column:\n{text}");
+            assert!(text.contains("ORDER BY avg_"), "ordering lost its output:\n{text}");
+        }
+        assert!(swapped > 0, "no swap happened in 40 draws");
     }
 }

@@ -135,7 +135,7 @@ fn call(l: &mut Lint<'_>, lvl: &Level<'_>, x: &Expr, shape: &Shape) {
                 Some("is always 1 for a point")
             }
             "st_centroid" | "st_pointonsurface" | "st_envelope" | "st_convexhull"
-            | "st_reverse"
+            | "st_reverse" | "st_closestpoint"
                 if g.single_point =>
             {
                 Some("of a point is the point itself")
@@ -144,6 +144,10 @@ fn call(l: &mut Lint<'_>, lvl: &Level<'_>, x: &Expr, shape: &Shape) {
                 if g.single_point && !g.constant =>
             {
                 Some("of a point column is the same for every row")
+            }
+            "st_isvalid" if g.dim == Some(1) && !g.constant =>
+            {
+                Some("of a line column is the same for every row (a line is invalid only when it has collapsed to a point)")
             }
 
             "st_setsrid" | "st_transform" if g.srid.is_some() && g.srid == srid_arg => {
@@ -287,6 +291,7 @@ fn call(l: &mut Lint<'_>, lvl: &Level<'_>, x: &Expr, shape: &Shape) {
                     | "st_srid"
                     | "st_ndims"
                     | "st_zmflag"
+                    | "st_azimuth"
             ) {
                 l.flag(
                     SenseCode::MeaninglessAggregate,
@@ -302,6 +307,20 @@ fn call(l: &mut Lint<'_>, lvl: &Level<'_>, x: &Expr, shape: &Shape) {
     if matches!(name.as_str(), "count" | "sum" | "avg") {
         let arg = args.first().copied();
         if name == "count" && distinct_args(f) {
+            // Distinct names or quantities: a count of spellings or of values, not of rows.
+            if let Some(c) = arg.and_then(|a| lvl.column(pack, a)) {
+                let (role, _) = column_role(l, &c.table, &c.column);
+                if matches!(role, Some(ColumnRole::Name | ColumnRole::Measure)) {
+                    l.flag(
+                        SenseCode::MeaninglessAggregate,
+                        format!(
+                            "COUNT(DISTINCT {}.{}) counts distinct values, not the rows they name",
+                            c.alias, c.column
+                        ),
+                        Some(x),
+                    );
+                }
+            }
             if let Some(Expr::Function(inner)) = arg {
                 if g0.is_some() || super::fn_name(inner).starts_with("st_") && g0.is_some() {
                     l.flag(
@@ -868,4 +887,55 @@ fn measured_column<'p>(
         format!("{}.{}", c.alias, c.column),
         column_unit(l, &c.table, &c.column),
     ))
+}
+
+/// S2: a row-level output telling whether each row's geometry meets one literal point
+/// (`ST_Intersects(cg.geometry, 'POINT(…)') AS near_point` over a region's sections):
+/// false on every row but the one or two the point falls in. Such a test belongs in the
+/// WHERE clause.
+pub(super) fn point_test_outputs(l: &mut Lint<'_>, lvl: &Level<'_>) {
+    let grouped = !matches!(&lvl.select.group_by, sqlparser::ast::GroupByExpr::Expressions(g, _) if g.is_empty());
+    if grouped {
+        return;
+    }
+    for item in &lvl.select.projection {
+        let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item else {
+            continue;
+        };
+        let Expr::Function(f) = strip(e) else { continue };
+        let name = fn_name(f);
+        if !matches!(
+            name.as_str(),
+            "st_intersects"
+                | "st_contains"
+                | "st_within"
+                | "st_covers"
+                | "st_coveredby"
+                | "st_touches"
+                | "st_equals"
+                | "st_crosses"
+                | "st_overlaps"
+        ) {
+            continue;
+        }
+        let geos: Vec<Option<Geo>> = args_of(f)
+            .iter()
+            .map(|a| geo_of(l.pack, lvl, a))
+            .collect();
+        let point = geos
+            .iter()
+            .flatten()
+            .any(|g| g.constant && g.single_point);
+        let column = geos.iter().flatten().any(|g| !g.constant);
+        if point && column {
+            l.flag(
+                SenseCode::ConstantOutput,
+                format!(
+                    "{} of each row with one literal point is false on all rows but the few the point falls in: a test for the WHERE clause",
+                    name.to_uppercase().replace("ST_", "ST_")
+                ),
+                Some(e),
+            );
+        }
+    }
 }

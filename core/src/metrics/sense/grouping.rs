@@ -229,6 +229,75 @@ pub(super) fn check(
             );
         }
     }
+    // Grouped by a quantity that adds up (a count of residents, of dwellings): as many
+    // groups as values, none of them a kind of row.
+    for (e, c) in group
+        .iter()
+        .filter_map(|e| lvl.column(pack, e).map(|c| (*e, c)))
+    {
+        let (role, additive) = super::calls::column_role(l, &c.table, &c.column);
+        // Beside its relation's key it is the key's attribute, not a grouping of its own.
+        let own: std::collections::BTreeSet<String> = group_cols
+            .iter()
+            .filter(|g| g.alias == c.alias)
+            .map(|g| g.column.clone())
+            .collect();
+        if matches!(role, Some(crate::pack::ColumnRole::Measure))
+            && additive
+            && !l.pack.covers_key(&c.table, &own)
+        {
+            l.flag(
+                SenseCode::DegenerateGrouping,
+                format!(
+                    "grouped by {}.{}, a quantity that adds up: one group per value, no kind of row",
+                    c.alias, c.column
+                ),
+                Some(e),
+            );
+        }
+    }
+    // Confined to a spot (within some metres of a literal point, inside a literal box):
+    // grouping by a column that names a place (region, city, network, project) makes one
+    // group, the place the spot lies in.
+    let confined = lvl.select.selection.as_ref().is_some_and(|w| {
+        super::scope::conjuncts(w).iter().any(|c| {
+            let Expr::Function(f) = c else { return false };
+            let name = fn_name(f);
+            matches!(
+                name.as_str(),
+                "st_dwithin" | "st_intersects" | "st_within" | "st_coveredby" | "st_contains" | "st_covers"
+            ) && {
+                let geos: Vec<_> = super::args_of(f)
+                    .iter()
+                    .take(2)
+                    .map(|a| super::geo::geo_of(pack, lvl, a))
+                    .collect();
+                geos.iter().flatten().any(|g| g.constant) && geos.iter().flatten().any(|g| !g.constant)
+            }
+        })
+    });
+    if confined {
+        for (e, c) in group
+            .iter()
+            .filter_map(|e| lvl.column(pack, e).map(|c| (*e, c)))
+        {
+            let (schema, name) = c.table.split_once('.').unwrap_or(("", c.table.as_str()));
+            let place = pack
+                .table(schema, name)
+                .is_some_and(|t| t.area_bound.iter().any(|a| *a == c.column));
+            if place {
+                l.flag(
+                    SenseCode::DegenerateGrouping,
+                    format!(
+                        "grouped by {}.{} within a spot drawn inside one place: a single group",
+                        c.alias, c.column
+                    ),
+                    Some(e),
+                );
+                break;
+            }
+        }
+    }
     // One group per row: grouped by a key of a relation no join repeats, and no other
     // relation's rows are folded into the groups.
     if !group.is_empty() && !shape.any_repeated() {

@@ -724,6 +724,238 @@ pub(super) fn indistinct_rows(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, 
     }
 }
 
+/// S1: a parent relation joined on its key, read nowhere but on the key columns the
+/// join equates with the child's (`project_scenario` joined to `building_properties` on
+/// project and scenario, then only `ps.project_id = '…'`): the child carries those values
+/// itself, so the join adds nothing.
+pub(super) fn keys_only_parent(l: &mut Lint<'_>, lvl: &Level<'_>, order: &[&Expr]) {
+    let pack = l.pack;
+    let sel = lvl.select;
+    if lvl.rels.iter().any(|r| r.left) {
+        return;
+    }
+    let mut exprs: Vec<&Expr> = Vec::new();
+    for item in &sel.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => exprs.push(e),
+            _ => return,
+        }
+    }
+    if let Some(w) = &sel.selection {
+        exprs.push(w);
+    }
+    if let sqlparser::ast::GroupByExpr::Expressions(g, _) = &sel.group_by {
+        exprs.extend(g.iter());
+    }
+    if let Some(h) = &sel.having {
+        exprs.push(h);
+    }
+    exprs.extend(order.iter().copied());
+    for (j, joined) in lvl.rels.iter().enumerate() {
+        let Some(on) = joined.on else { continue };
+        let conj = conjuncts(on);
+        let eqs = lvl.column_equalities(pack, on);
+        if eqs.len() != conj.len() || eqs.is_empty() {
+            continue;
+        }
+        // The two relations this ON condition joins, when it names exactly two.
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        for (a, b) in &eqs {
+            names.insert(a.alias.clone());
+            names.insert(b.alias.clone());
+        }
+        if names.len() != 2 || !names.contains(&joined.alias) {
+            continue;
+        }
+        for x in &names {
+            let Some(rel) = lvl.rel(x) else { continue };
+            let RelSource::Table(table) = &rel.source else {
+                continue;
+            };
+            let keys: BTreeSet<String> = eqs
+                .iter()
+                .flat_map(|(a, b)| [a, b])
+                .filter(|c| &c.alias == x)
+                .map(|c| c.column.clone())
+                .collect();
+            if !covers_key(pack, table, &keys) {
+                continue;
+            }
+            let mut read = 0usize;
+            let mut other = false;
+            let mut scan = |e: &Expr| {
+                for_each_local(e, &mut |y| {
+                    if let Some(c) = lvl.column(pack, y) {
+                        if &c.alias == x {
+                            read += 1;
+                            other |= !keys.contains(&c.column);
+                        }
+                    } else if let Expr::Identifier(i) = y {
+                        // An unqualified name the level cannot place: no claim.
+                        other |= crate::sql::analyze::fold(i) == *x;
+                    }
+                });
+            };
+            for e in &exprs {
+                scan(e);
+            }
+            for (k, r) in lvl.rels.iter().enumerate() {
+                if k != j {
+                    if let Some(o) = r.on {
+                        scan(o);
+                    }
+                }
+            }
+            if read > 0 && !other {
+                let partner = names.iter().find(|n| *n != x).cloned().unwrap_or_default();
+                l.flag(
+                    SenseCode::UnusedJoin,
+                    format!(
+                        "{x} is joined on its key and read only on the key columns {partner} carries itself: the join adds nothing"
+                    ),
+                    Some(on),
+                );
+                return;
+            }
+        }
+    }
+}
+
+/// S5: a row-level query whose joins repeat one relation (a census section with each of
+/// its buildings) showing that relation's measures beside the other's rows: the
+/// section's population or area repeats on every building row, a value of another grain
+/// than the row. Its names, keys and categories say which parent a row belongs to and
+/// are fine; a measure belongs in an aggregate, a filter or a query of its own.
+pub(super) fn repeated_measures(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, order: &[&Expr]) {
+    let sel = lvl.select;
+    if !shape.any_repeated()
+        || sel.distinct.is_some()
+        || !matches!(&sel.group_by, sqlparser::ast::GroupByExpr::Expressions(g, _) if g.is_empty())
+    {
+        return;
+    }
+    let pack = l.pack;
+    let mut items: Vec<&Expr> = Vec::new();
+    for item in &sel.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => items.push(e),
+            _ => return,
+        }
+    }
+    let mut aggregated = false;
+    for e in &items {
+        for_each_local(e, &mut |x| {
+            if let Expr::Function(f) = x {
+                if super::grouping::is_aggregate(pack, &fn_name(f)) {
+                    aggregated = true;
+                }
+            }
+        });
+    }
+    if aggregated {
+        return;
+    }
+    let repeated = |alias: &str| {
+        lvl.rels
+            .iter()
+            .position(|r| r.alias == alias)
+            .is_some_and(|i| shape.repeated[i])
+    };
+    let read_of = |e: &Expr| {
+        let mut read: Vec<super::scope::ColRef> = Vec::new();
+        for_each_local(e, &mut |x| {
+            if let Some(c) = lvl.column(pack, x) {
+                read.push(c);
+            }
+        });
+        read
+    };
+    let is_measure = |c: &super::scope::ColRef| {
+        matches!(
+            super::calls::column_role(l, &c.table, &c.column).0,
+            Some(crate::pack::ColumnRole::Measure)
+        )
+    };
+    let is_geometry = |c: &super::scope::ColRef| {
+        matches!(
+            super::calls::column_role(l, &c.table, &c.column).0,
+            Some(crate::pack::ColumnRole::Geometry)
+        )
+    };
+    // Per repeated relation: its measure items, and one computed from its geometry.
+    let mut row_side_shown = false;
+    let mut measures: std::collections::BTreeMap<String, (usize, Option<&Expr>)> =
+        Default::default();
+    for e in &items {
+        let read = read_of(e);
+        if read.is_empty() {
+            continue;
+        }
+        if read.iter().any(|c| !repeated(&c.alias)) {
+            row_side_shown = true;
+            continue;
+        }
+        let computed = matches!(strip_casts(e), Expr::Function(_) | Expr::BinaryOp { .. });
+        let alias = read[0].alias.clone();
+        if computed && !geometry_output(e) && read.iter().any(is_geometry) {
+            measures.entry(alias).or_default().1 = Some(e);
+        } else if read.iter().any(is_measure) {
+            measures.entry(alias).or_default().0 += 1;
+        }
+    }
+    if !row_side_shown {
+        return;
+    }
+    let ordered_by = order.iter().find_map(|e| {
+        let read = read_of(e);
+        (!read.is_empty() && read.iter().all(|c| repeated(&c.alias) && is_measure(c)))
+            .then(|| read[0].alias.clone())
+    });
+    let message = measures.iter().find_map(|(alias, (n, computed))| {
+        if let Some(e) = computed {
+            Some(format!(
+                "{e} measures {alias}, which the joins repeat on every row they pair it with: the same value on each row, of another grain than the row"
+            ))
+        } else if *n >= 2 {
+            Some(format!(
+                "{n} measures of {alias} are shown on every row the joins pair it with: values of another grain than the row"
+            ))
+        } else {
+            None
+        }
+    });
+    let message = message.or_else(|| {
+        ordered_by.map(|alias| {
+            format!(
+                "the rows are ordered by a measure of {alias}, which the joins repeat on every row they pair it with: ties of another grain than the row"
+            )
+        })
+    });
+    if let Some(m) = message {
+        l.flag(SenseCode::IncoherentAnalysis, m, items.first().copied());
+    }
+}
+
+fn strip_casts(e: &Expr) -> &Expr {
+    match e {
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => strip_casts(expr),
+        Expr::Function(f) if fn_name(f) == "round" => {
+            args_of(f).first().map(|a| strip_casts(a)).unwrap_or(e)
+        }
+        other => other,
+    }
+}
+
+/// A function whose result is a geometry or its text (`ST_AsText`, `ST_Centroid`): the
+/// shape of the repeated row, shown to locate it, not a quantity.
+fn geometry_output(e: &Expr) -> bool {
+    let Expr::Function(f) = strip_casts(e) else {
+        return false;
+    };
+    let name = fn_name(f);
+    name.starts_with("st_as") || matches!(name.as_str(), "st_centroid" | "st_pointonsurface" | "st_envelope" | "st_transform" | "st_simplify" | "st_simplifypreservetopology" | "st_buffer" | "st_convexhull")
+}
+
 /// S5: a table joined to itself on equal columns with nothing that keeps a row from
 /// matching itself (no `<>` between the two, no different values pinned on each): every
 /// row is paired with itself, and a distance or a difference between the two is 0 there.

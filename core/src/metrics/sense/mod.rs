@@ -264,11 +264,14 @@ impl Lint<'_> {
     fn level<'q>(&mut self, lvl: &Level<'q>, order: &[&'q Expr], exists_body: bool) {
         let shape = joins::check(self, lvl, order);
         nesting::passthrough_top(self, lvl);
+        joins::keys_only_parent(self, lvl, order);
         joins::paired_with_itself(self, lvl);
         if !exists_body {
             joins::indistinct_rows(self, lvl, &shape, order);
+            joins::repeated_measures(self, lvl, &shape, order);
         }
         calls::whole_records(self, lvl);
+        calls::point_test_outputs(self, lvl);
         calls::validity_fixed_by_filter(self, lvl);
         calls::said_twice(self, lvl);
         calls::compared_units(self, lvl);

@@ -118,15 +118,44 @@ pub(super) fn passthrough_top(l: &mut Lint<'_>, lvl: &Level<'_>) {
         return;
     };
     let sel = lvl.select;
-    if body.limit_clause.is_none()
-        || sel.selection.is_some()
-        || sel.having.is_some()
-        || sel.distinct.is_some()
-        || !matches!(&sel.group_by, GroupByExpr::Expressions(g, _) if g.is_empty())
-    {
+    if body.limit_clause.is_none() {
         return;
     }
-    if !sel.projection.iter().all(plain_item) {
+    // Grouped over the rows a top-N kept: the cut runs across the groups, so each group
+    // counts an arbitrary share of it ("per scenario, among the 200 most loaded lines").
+    if let GroupByExpr::Expressions(g, _) = &sel.group_by {
+        if !g.is_empty() {
+            fake(
+                l,
+                body,
+                format!(
+                    "the outer query groups the rows {} keeps by its top-N: each group holds an arbitrary share of the cut",
+                    rel.alias
+                ),
+                None,
+            );
+            return;
+        }
+    }
+    if sel.selection.is_some() || sel.having.is_some() || sel.distinct.is_some() {
+        return;
+    }
+    // Computing from each kept row (its vertex count, its WKT) is still the flat query;
+    // aggregating the kept rows is a step.
+    let mut aggregates = false;
+    for item in &sel.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            for_each_expr(e, &mut |x| {
+                if let Expr::Function(f) = x {
+                    aggregates |= f.over.is_some()
+                        || super::grouping::is_aggregate(l.pack, &super::fn_name(f));
+                }
+            });
+        } else if !plain_item(item) {
+            return;
+        }
+    }
+    if aggregates {
         return;
     }
     fake(
