@@ -156,10 +156,10 @@ fn rename_reader_aliases(p: &mut SelectPlan, readers: &[String], renames: &[(Str
         };
         let mut read = Vec::new();
         plan_columns(&item.expr, &mut read);
-        let Some((old, new)) = renames.iter().find(|(_, new)| {
-            read.iter()
-                .any(|(r, c)| readers.contains(r) && c == new)
-        }) else {
+        let Some((old, new)) = renames
+            .iter()
+            .find(|(_, new)| read.iter().any(|(r, c)| readers.contains(r) && c == new))
+        else {
             continue;
         };
         let about = match &item.expr {
@@ -176,8 +176,7 @@ fn rename_reader_aliases(p: &mut SelectPlan, readers: &[String], renames: &[(Str
             continue;
         }
         let renamed = renamed_output(&alias, new);
-        if renamed == alias || taken.contains(&renamed) || aliases.values().any(|v| *v == renamed)
-        {
+        if renamed == alias || taken.contains(&renamed) || aliases.values().any(|v| *v == renamed) {
             continue;
         }
         item.alias = Some(renamed.clone());
@@ -1191,7 +1190,10 @@ mod reader_tests {
                 .filter(|(_, t)| t.len() == 1)
                 .map(|(a, t)| (a.clone(), t[0].clone()))
                 .collect();
-            let mut v = Vary { cat: &cat, rng: &mut rng };
+            let mut v = Vary {
+                cat: &cat,
+                rng: &mut rng,
+            };
             if !v.swap_inner_measure(&mut ctes, &mut main, &unique) {
                 continue;
             }
@@ -1200,8 +1202,14 @@ mod reader_tests {
                 continue;
             }
             swapped += 1;
-            assert!(!text.contains("avg_height_m"), "alias kept its old column:\n{text}");
-            assert!(text.contains("ORDER BY avg_"), "ordering lost its output:\n{text}");
+            assert!(
+                !text.contains("avg_height_m"),
+                "alias kept its old column:\n{text}"
+            );
+            assert!(
+                text.contains("ORDER BY avg_"),
+                "ordering lost its output:\n{text}"
+            );
         }
         assert!(swapped > 0, "no swap happened in 40 draws");
     }

@@ -180,6 +180,9 @@ impl Ctx<'_> {
                      clauses: &mut Vec<String>| match a {
             Attach::Rel(alias, m) => match index(&alias) {
                 Some(i) => mods[i].push(m),
+                // A relation of an inner level (a CTE's join): its phrase ("of project
+                // 'roma_eur'") qualifies the rows the level reads, not a "where" clause.
+                None if !mods.is_empty() => mods[0].push(m),
                 None => clauses.push(match m {
                     Modifier::Phrase(s) | Modifier::Spatial(s) | Modifier::With(s) => s,
                 }),

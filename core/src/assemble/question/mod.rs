@@ -785,7 +785,8 @@ impl Ctx<'_> {
                 filter: None,
                 ..
             } if function.eq_ignore_ascii_case("count") => {
-                matches!(a.as_ref(), PlanExpr::Column { rel, column } if rel == first && self.identifies(rel, column))
+                // A property record's building id counts buildings, not the records.
+                matches!(a.as_ref(), PlanExpr::Column { rel, column } if rel == first && self.identifies(rel, column) && !self.entity_not_key(rel, column))
             }
             _ => false,
         };
@@ -807,7 +808,7 @@ impl Ctx<'_> {
                 outputs: String::new(),
                 computed_first: String::new(),
                 rows,
-                rest: format!("{per}{with}{having}{order}"),
+                rest: format!("{per}{having}{with}{order}"),
                 many: false,
                 count: true,
                 how_many: others.is_empty(),
@@ -914,6 +915,11 @@ impl Ctx<'_> {
                 other => format!("where {}", self.condition(other)),
             })
             .collect();
+        // Counts read as a property of the groups, right after them: "per raster type
+        // with more than 3 raster models".
+        if !q.group_by.is_empty() && h.iter().all(|x| x.starts_with("with ")) {
+            return format!(" {}", join_list(&h, false));
+        }
         format!(", only groups {}", join_list(&h, false))
     }
 

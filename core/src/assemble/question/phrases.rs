@@ -353,12 +353,37 @@ impl Ctx<'_> {
             }
             "ST_Perimeter" => format!("the perimeter{}{}", u(0), of(0)),
             "ST_Length" => format!("the length{}{}", u(0), of(0)),
-            "ST_Distance" => format!(
-                "the distance{} from {} to {}",
-                u(0),
-                strip_the(&m(0)),
-                strip_the(&m(1))
-            ),
+            "ST_Distance" => {
+                // A relation's only shape is the row itself: "the distance from the bus to
+                // the building"; from the rows' own shape to a point, "the distance to
+                // (x, y)".
+                let place = |i: usize| match args.get(i).and_then(bare_column) {
+                    Some((rel, _)) if self.one_shape(rel) => format!("the {}", self.noun(rel)),
+                    _ => m(i),
+                };
+                let own = |i: usize| {
+                    self.in_arith.get() == 0
+                        && args.get(i).and_then(bare_column).is_some_and(|(rel, _)| {
+                            self.main.from[0].alias == rel && self.one_shape(rel)
+                        })
+                };
+                let constant = |i: usize| {
+                    args.get(i)
+                        .is_some_and(|x| bare_column(x).is_none() && !has_column(x))
+                };
+                if own(0) && constant(1) {
+                    format!("the distance{} to {}", u(0), strip_the(&m(1)))
+                } else if own(1) && constant(0) {
+                    format!("the distance{} to {}", u(0), strip_the(&m(0)))
+                } else {
+                    format!(
+                        "the distance{} from {} to {}",
+                        u(0),
+                        strip_the(&place(0)),
+                        strip_the(&place(1))
+                    )
+                }
+            }
             "ROUND" | "round" => match a(1).as_str() {
                 "" => format!("{} rounded", a(0)),
                 "1" => format!("{} (1 decimal)", a(0)),
@@ -441,7 +466,7 @@ impl Ctx<'_> {
             "ST_SnapToGrid" => format!("{} snapped to a {} grid", a(0), a(1)),
             "ST_Translate" => format!("{} shifted by ({}, {})", a(0), a(1), a(2)),
             "ST_Centroid" => format!("the centroid{}", of(0)),
-            "ST_PointOnSurface" => format!("a point on {}", a(0)),
+            "ST_PointOnSurface" => format!("a point inside {}", a(0)),
             "ST_Envelope" => format!("the bounding box{}", of(0)),
             "ST_ConvexHull" => format!("the convex hull{}", of(0)),
             "ST_Boundary" => format!("the outline{}", of(0)),
@@ -588,4 +613,9 @@ fn converted(phrase: &str, factor: &str, times: bool) -> Option<String> {
             .find(from)
             .map(|i| format!("{}{to}{}", &phrase[..i], &phrase[i + from.len()..]))
     })
+}
+
+/// Whether an expression reads some column.
+fn has_column(e: &PlanExpr) -> bool {
+    matches!(e, PlanExpr::Column { .. }) || e.children().into_iter().any(has_column)
 }

@@ -778,6 +778,46 @@ pub(super) fn said_twice(l: &mut Lint<'_>, lvl: &Level<'_>) {
             _ => {}
         }
     }
+    // COUNT(DISTINCT b.building_id) beside COUNT(DISTINCT bp.building_id) with the join
+    // equating the two: one count said twice.
+    let mut equal: Vec<(super::scope::ColRef, super::scope::ColRef)> = Vec::new();
+    for r in &lvl.rels {
+        if let Some(on) = r.on {
+            equal.extend(lvl.column_equalities(l.pack, on));
+        }
+    }
+    let same = |a: &super::scope::ColRef, b: &super::scope::ColRef| {
+        a == b
+            || equal
+                .iter()
+                .any(|(x, y)| (x == a && y == b) || (x == b && y == a))
+    };
+    let mut counted: Vec<super::scope::ColRef> = Vec::new();
+    for item in &lvl.select.projection {
+        let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item else {
+            continue;
+        };
+        let Expr::Function(f) = strip(e) else {
+            continue;
+        };
+        if fn_name(f) != "count" || !distinct_args(f) || f.over.is_some() {
+            continue;
+        }
+        let Some(c) = args_of(f).first().and_then(|a| lvl.column(l.pack, a)) else {
+            continue;
+        };
+        if counted.iter().any(|k| same(k, &c)) {
+            l.flag(
+                SenseCode::MeaninglessAggregate,
+                format!(
+                    "COUNT(DISTINCT {}.{}) counts what another output already counts: the join equates them",
+                    c.alias, c.column
+                ),
+                Some(e),
+            );
+        }
+        counted.push(c);
+    }
 }
 
 /// The unit the pack gives `table.column` (`schema.table`), when it gives one.
@@ -902,7 +942,9 @@ pub(super) fn point_test_outputs(l: &mut Lint<'_>, lvl: &Level<'_>) {
         let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item else {
             continue;
         };
-        let Expr::Function(f) = strip(e) else { continue };
+        let Expr::Function(f) = strip(e) else {
+            continue;
+        };
         let name = fn_name(f);
         if !matches!(
             name.as_str(),
@@ -918,21 +960,15 @@ pub(super) fn point_test_outputs(l: &mut Lint<'_>, lvl: &Level<'_>) {
         ) {
             continue;
         }
-        let geos: Vec<Option<Geo>> = args_of(f)
-            .iter()
-            .map(|a| geo_of(l.pack, lvl, a))
-            .collect();
-        let point = geos
-            .iter()
-            .flatten()
-            .any(|g| g.constant && g.single_point);
+        let geos: Vec<Option<Geo>> = args_of(f).iter().map(|a| geo_of(l.pack, lvl, a)).collect();
+        let point = geos.iter().flatten().any(|g| g.constant && g.single_point);
         let column = geos.iter().flatten().any(|g| !g.constant);
         if point && column {
             l.flag(
                 SenseCode::ConstantOutput,
                 format!(
                     "{} of each row with one literal point is false on all rows but the few the point falls in: a test for the WHERE clause",
-                    name.to_uppercase().replace("ST_", "ST_")
+                    name.to_uppercase()
                 ),
                 Some(e),
             );

@@ -265,14 +265,20 @@ pub(super) fn check(
             let name = fn_name(f);
             matches!(
                 name.as_str(),
-                "st_dwithin" | "st_intersects" | "st_within" | "st_coveredby" | "st_contains" | "st_covers"
+                "st_dwithin"
+                    | "st_intersects"
+                    | "st_within"
+                    | "st_coveredby"
+                    | "st_contains"
+                    | "st_covers"
             ) && {
                 let geos: Vec<_> = super::args_of(f)
                     .iter()
                     .take(2)
                     .map(|a| super::geo::geo_of(pack, lvl, a))
                     .collect();
-                geos.iter().flatten().any(|g| g.constant) && geos.iter().flatten().any(|g| !g.constant)
+                geos.iter().flatten().any(|g| g.constant)
+                    && geos.iter().flatten().any(|g| !g.constant)
             }
         })
     });
@@ -284,7 +290,7 @@ pub(super) fn check(
             let (schema, name) = c.table.split_once('.').unwrap_or(("", c.table.as_str()));
             let place = pack
                 .table(schema, name)
-                .is_some_and(|t| t.area_bound.iter().any(|a| *a == c.column));
+                .is_some_and(|t| t.area_bound.contains(&c.column));
             if place {
                 l.flag(
                     SenseCode::DegenerateGrouping,

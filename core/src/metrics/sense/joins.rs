@@ -953,7 +953,18 @@ fn geometry_output(e: &Expr) -> bool {
         return false;
     };
     let name = fn_name(f);
-    name.starts_with("st_as") || matches!(name.as_str(), "st_centroid" | "st_pointonsurface" | "st_envelope" | "st_transform" | "st_simplify" | "st_simplifypreservetopology" | "st_buffer" | "st_convexhull")
+    name.starts_with("st_as")
+        || matches!(
+            name.as_str(),
+            "st_centroid"
+                | "st_pointonsurface"
+                | "st_envelope"
+                | "st_transform"
+                | "st_simplify"
+                | "st_simplifypreservetopology"
+                | "st_buffer"
+                | "st_convexhull"
+        )
 }
 
 /// S5: a table joined to itself on equal columns with nothing that keeps a row from

@@ -629,6 +629,14 @@ fn second_blind_audit_records_are_flagged() {
          FROM cim_census.census_geo AS cg WHERE cg.regione = 'Lazio'",
         SenseCode::ConstantOutput,
     );
+    // One count said twice through the join.
+    flags(
+        "SELECT cg.comune, COUNT(DISTINCT b.building_id) AS building_count, COUNT(DISTINCT bp.building_id) AS building_properties_count \
+         FROM cim_census.census_geo AS cg JOIN cim_vector.building AS b ON b.census_id = cg.sez2011 \
+         JOIN cim_vector.building_properties AS bp ON b.building_id = bp.building_id AND b.lod = bp.lod \
+         WHERE cg.comune = 'Roma' AND bp.scenario_id = 'retrofit_2030' GROUP BY cg.id",
+        SenseCode::MeaninglessAggregate,
+    );
     // Grouped by network, or region, within 600 m of one point: one group.
     flags(
         "SELECT gl.network_id, COUNT(*) AS grid_line_count FROM cim_vector.grid_line AS gl \
@@ -655,4 +663,3 @@ fn second_blind_audit_records_are_flagged() {
         SenseCode::FakeNesting,
     );
 }
-
