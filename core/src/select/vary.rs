@@ -149,7 +149,16 @@ fn renamed_output(alias: &str, column: &str) -> String {
 /// the level's references to those names follow.
 fn rename_reader_aliases(p: &mut SelectPlan, readers: &[String], renames: &[(String, String)]) {
     let mut aliases: BTreeMap<String, String> = BTreeMap::new();
-    let taken: Vec<String> = p.items.iter().filter_map(|i| i.alias.clone()).collect();
+    // Every output name of the level: aliases and plain columns' own names.
+    let taken: Vec<String> = p
+        .items
+        .iter()
+        .filter_map(|i| match (&i.alias, &i.expr) {
+            (Some(a), _) => Some(a.clone()),
+            (None, PlanExpr::Column { column, .. }) => Some(column.clone()),
+            _ => None,
+        })
+        .collect();
     for item in p.items.iter_mut() {
         let Some(alias) = item.alias.clone() else {
             continue;
@@ -162,20 +171,33 @@ fn rename_reader_aliases(p: &mut SelectPlan, readers: &[String], renames: &[(Str
         else {
             continue;
         };
-        let about = match &item.expr {
+        // The column itself or an aggregate of it (rounded, cast): named after the new
+        // column. A metric derived from it (a ratio) keeps its name with the column's
+        // part replaced.
+        let plain = |e: &PlanExpr| match e {
             PlanExpr::Column { .. } | PlanExpr::Aggregate { .. } => true,
-            PlanExpr::Call { function, args } if function.eq_ignore_ascii_case("round") => {
+            PlanExpr::Cast { expr, .. } => {
                 matches!(
-                    args.first(),
-                    Some(PlanExpr::Aggregate { .. }) | Some(PlanExpr::Cast { .. })
+                    expr.as_ref(),
+                    PlanExpr::Column { .. } | PlanExpr::Aggregate { .. }
                 )
             }
             _ => false,
         };
-        if !(about || alias.contains(old.as_str())) {
+        let about = match &item.expr {
+            PlanExpr::Column { .. } | PlanExpr::Aggregate { .. } => true,
+            PlanExpr::Call { function, args } if function.eq_ignore_ascii_case("round") => {
+                args.first().is_some_and(plain)
+            }
+            _ => false,
+        };
+        let renamed = if about {
+            renamed_output(&alias, new)
+        } else if alias.contains(old.as_str()) {
+            alias.replacen(old.as_str(), new, 1)
+        } else {
             continue;
-        }
-        let renamed = renamed_output(&alias, new);
+        };
         if renamed == alias || taken.contains(&renamed) || aliases.values().any(|v| *v == renamed) {
             continue;
         }

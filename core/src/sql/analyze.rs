@@ -707,7 +707,27 @@ impl<'p> Cx<'p> {
         let distinct = matches!(s.distinct, Some(sqlparser::ast::Distinct::Distinct));
         for o in order {
             match &o.expr {
-                Expr::Identifier(id) if outputs.iter().any(|(n, _)| *n == fold(id)) => {}
+                Expr::Identifier(id) if outputs.iter().any(|(n, _)| *n == fold(id)) => {
+                    // Two outputs of the name with different expressions: PostgreSQL
+                    // cannot tell which one orders (its findTargetlistEntrySQL92).
+                    let name = fold(id);
+                    let mut named = outputs
+                        .iter()
+                        .zip(output_exprs.iter())
+                        .filter(|((n, _), _)| *n == name)
+                        .map(|(_, e)| e.map(norm));
+                    let first = named.next().flatten();
+                    let ok = named.all(|e| e.is_some() && e == first);
+                    self.check(ok);
+                    if !ok {
+                        self.error(
+                            Aspect::Schema,
+                            "ambiguous_order_by",
+                            format!("ORDER BY \"{name}\" is ambiguous"),
+                            Some(o.expr.span()),
+                        );
+                    }
+                }
                 Expr::UnaryOp {
                     op: UnaryOperator::Minus,
                     expr: inner,
