@@ -219,6 +219,19 @@ impl Attempt<'_> {
         )
     }
 
+    /// The geodesic distance between two geometries of different relations.
+    fn pair_distance(&mut self) -> Option<Gen> {
+        let (a, b) = self.pair(None)?;
+        Some(g(
+            "distance_m",
+            Out::Num,
+            PlanExpr::call(
+                "ST_Distance",
+                vec![a.col().cast("geography"), b.col().cast("geography")],
+            ),
+        ))
+    }
+
     /// Two geometries from different relations.
     fn pair(&mut self, want: Option<GeomKind>) -> Option<(Geo, Geo)> {
         let gs = self.geoms();
@@ -375,15 +388,8 @@ impl Attempt<'_> {
                     return Some(g(name, Out::Num, PlanExpr::call(f, vec![arg])));
                 }
                 if roll < 7 {
-                    if let Some((a, b)) = self.pair(None) {
-                        return Some(g(
-                            "distance_m",
-                            Out::Num,
-                            PlanExpr::call(
-                                "ST_Distance",
-                                vec![a.col().cast("geography"), b.col().cast("geography")],
-                            ),
-                        ));
+                    if let Some(d) = self.pair_distance() {
+                        return Some(d);
                     }
                 }
                 if roll < 8 && budget >= 3 {
@@ -426,15 +432,8 @@ impl Attempt<'_> {
                 }
                 // Beside a second geometry the rows' own distance is what varies by row;
                 // the distance to some point is a grab-bag output there.
-                if let Some((a, b)) = self.pair(None) {
-                    return Some(g(
-                        "distance_m",
-                        Out::Num,
-                        PlanExpr::call(
-                            "ST_Distance",
-                            vec![a.col().cast("geography"), b.col().cast("geography")],
-                        ),
-                    ));
+                if let Some(d) = self.pair_distance() {
+                    return Some(d);
                 }
                 let a = self.one(&[])?;
                 let (pt, _) = self.point(budget - 1, false)?;

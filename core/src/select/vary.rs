@@ -218,6 +218,15 @@ fn rename_reader_aliases(p: &mut SelectPlan, readers: &[String], renames: &[(Str
     }
 }
 
+/// Aliases naming one base table across the statement (a swap then reads one column).
+fn unique_tables(tables: &BTreeMap<String, Vec<String>>) -> BTreeMap<String, String> {
+    tables
+        .iter()
+        .filter(|(_, t)| t.len() == 1)
+        .map(|(a, t)| (a.clone(), t[0].clone()))
+        .collect()
+}
+
 struct Vary<'c, 'r> {
     cat: &'c Catalog,
     rng: &'r mut ChaCha8Rng,
@@ -234,12 +243,7 @@ pub(crate) fn vary(
     let mut main = seed.main.clone();
     let mut v = Vary { cat, rng };
     let tables = alias_tables(&mut ctes, &mut main);
-    // Aliases naming one base table across the statement (a swap then reads one column).
-    let unique: BTreeMap<String, String> = tables
-        .iter()
-        .filter(|(_, t)| t.len() == 1)
-        .map(|(a, t)| (a.clone(), t[0].clone()))
-        .collect();
+    let unique = unique_tables(&tables);
     // Each change with even odds; at least one.
     let mut changed = false;
     for step in 0..2 {
@@ -1206,12 +1210,7 @@ mod reader_tests {
             let mut rng = ChaCha8Rng::seed_from_u64(s);
             let mut ctes = seed.ctes.clone();
             let mut main = seed.main.clone();
-            let tables = alias_tables(&mut ctes, &mut main);
-            let unique: BTreeMap<String, String> = tables
-                .iter()
-                .filter(|(_, t)| t.len() == 1)
-                .map(|(a, t)| (a.clone(), t[0].clone()))
-                .collect();
+            let unique = unique_tables(&alias_tables(&mut ctes, &mut main));
             let mut v = Vary {
                 cat: &cat,
                 rng: &mut rng,

@@ -516,7 +516,7 @@ pub(super) fn whole_records(l: &mut Lint<'_>, lvl: &Level<'_>) {
     }
 }
 
-fn strip(e: &Expr) -> &Expr {
+pub(super) fn strip(e: &Expr) -> &Expr {
     match e {
         Expr::Nested(x) => strip(x),
         Expr::Cast { expr, .. } => strip(expr),
@@ -793,10 +793,7 @@ pub(super) fn said_twice(l: &mut Lint<'_>, lvl: &Level<'_>) {
                 .any(|(x, y)| (x == a && y == b) || (x == b && y == a))
     };
     let mut counted: Vec<super::scope::ColRef> = Vec::new();
-    for item in &lvl.select.projection {
-        let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item else {
-            continue;
-        };
+    for e in super::scope::item_exprs(lvl.select) {
         let Expr::Function(f) = strip(e) else {
             continue;
         };
@@ -938,10 +935,7 @@ pub(super) fn point_test_outputs(l: &mut Lint<'_>, lvl: &Level<'_>) {
     if grouped {
         return;
     }
-    for item in &lvl.select.projection {
-        let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item else {
-            continue;
-        };
+    for e in super::scope::item_exprs(lvl.select) {
         let Expr::Function(f) = strip(e) else {
             continue;
         };

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use sqlparser::ast::{BinaryOperator, Expr, SelectItem};
 
 use super::grouping::pinned_columns;
-use super::scope::{conjuncts, for_each_local, Level, Rel, RelSource};
+use super::scope::{conjuncts, for_each_local, projection_exprs, Level, Rel, RelSource};
 use super::{args_of, distinct_args, fn_name, star_args, Lint, SenseCode};
 use crate::pack::{Cardinality, JoinKind, SchemaPack};
 
@@ -446,13 +446,9 @@ fn reads_only_pinned(l: &Lint<'_>, lvl: &Level<'_>, order: &[&Expr], i: usize) -
         .filter(|c| &c.alias == alias)
         .map(|c| c.column)
         .collect();
-    let mut exprs: Vec<&Expr> = Vec::new();
-    for item in &lvl.select.projection {
-        match item {
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => exprs.push(e),
-            _ => return false,
-        }
-    }
+    let Some(mut exprs) = projection_exprs(lvl.select) else {
+        return false;
+    };
     if let sqlparser::ast::GroupByExpr::Expressions(g, _) = &lvl.select.group_by {
         exprs.extend(g.iter());
     }
@@ -649,24 +645,10 @@ pub(super) fn indistinct_rows(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, 
         return;
     }
     let pack = l.pack;
-    let mut exprs: Vec<&Expr> = Vec::new();
-    for item in &sel.projection {
-        match item {
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => exprs.push(e),
-            _ => return,
-        }
-    }
-    let mut aggregated = false;
-    for e in &exprs {
-        for_each_local(e, &mut |x| {
-            if let Expr::Function(f) = x {
-                if f.over.is_none() && super::grouping::is_aggregate(pack, &fn_name(f)) {
-                    aggregated = true;
-                }
-            }
-        });
-    }
-    if aggregated {
+    let Some(mut exprs) = projection_exprs(sel) else {
+        return;
+    };
+    if aggregates(pack, &exprs, false) {
         return;
     }
     exprs.extend(order.iter().copied());
@@ -734,13 +716,9 @@ pub(super) fn keys_only_parent(l: &mut Lint<'_>, lvl: &Level<'_>, order: &[&Expr
     if lvl.rels.iter().any(|r| r.left) {
         return;
     }
-    let mut exprs: Vec<&Expr> = Vec::new();
-    for item in &sel.projection {
-        match item {
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => exprs.push(e),
-            _ => return,
-        }
-    }
+    let Some(mut exprs) = projection_exprs(sel) else {
+        return;
+    };
     if let Some(w) = &sel.selection {
         exprs.push(w);
     }
@@ -835,24 +813,10 @@ pub(super) fn repeated_measures(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape
         return;
     }
     let pack = l.pack;
-    let mut items: Vec<&Expr> = Vec::new();
-    for item in &sel.projection {
-        match item {
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => items.push(e),
-            _ => return,
-        }
-    }
-    let mut aggregated = false;
-    for e in &items {
-        for_each_local(e, &mut |x| {
-            if let Expr::Function(f) = x {
-                if super::grouping::is_aggregate(pack, &fn_name(f)) {
-                    aggregated = true;
-                }
-            }
-        });
-    }
-    if aggregated {
+    let Some(items) = projection_exprs(sel) else {
+        return;
+    };
+    if aggregates(pack, &items, true) {
         return;
     }
     let repeated = |alias: &str| {
@@ -936,14 +900,30 @@ pub(super) fn repeated_measures(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape
     }
 }
 
+/// An expression without its casts, parentheses and rounding.
 fn strip_casts(e: &Expr) -> &Expr {
-    match e {
-        Expr::Cast { expr, .. } | Expr::Nested(expr) => strip_casts(expr),
+    let bare = super::calls::strip(e);
+    match bare {
         Expr::Function(f) if fn_name(f) == "round" => {
-            args_of(f).first().map(|a| strip_casts(a)).unwrap_or(e)
+            args_of(f).first().map(|a| strip_casts(a)).unwrap_or(bare)
         }
         other => other,
     }
+}
+
+/// Whether some expression calls an aggregate (counting window aggregates too when
+/// `windows`).
+fn aggregates(pack: &SchemaPack, exprs: &[&Expr], windows: bool) -> bool {
+    let mut found = false;
+    for e in exprs {
+        for_each_local(e, &mut |x| {
+            if let Expr::Function(f) = x {
+                found |= (windows || f.over.is_none())
+                    && super::grouping::is_aggregate(pack, &fn_name(f));
+            }
+        });
+    }
+    found
 }
 
 /// A function whose result is a geometry or its text (`ST_AsText`, `ST_Centroid`): the

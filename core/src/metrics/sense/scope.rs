@@ -334,6 +334,26 @@ fn base_of(pack: &SchemaPack, s: &RelSource<'_>, depth: usize) -> Option<String>
     }
 }
 
+/// The select list's expressions, or none when it has a wildcard (what it reads is then
+/// unknown to the lints that need every output).
+pub(super) fn projection_exprs(sel: &Select) -> Option<Vec<&Expr>> {
+    sel.projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The select list's expressions, wildcards skipped.
+pub(super) fn item_exprs(sel: &Select) -> impl Iterator<Item = &Expr> {
+    sel.projection.iter().filter_map(|item| match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+        _ => None,
+    })
+}
+
 /// The output expression named `column` of a query's select list.
 fn output_expr<'q>(sel: &'q Select, column: &str) -> Option<Option<&'q Expr>> {
     for item in &sel.projection {
