@@ -150,6 +150,22 @@ fn converse(f: &str) -> &str {
 }
 
 /// The predicate as a participle phrase before its other operand ("lying within").
+/// The verb of a spatial predicate `f(a, b)` read from `a` ("they lie in").
+fn verb(f: &str) -> &'static str {
+    match f {
+        "ST_Intersects" => "intersect",
+        "ST_Within" | "ST_CoveredBy" => "lie in",
+        "ST_Contains" => "contain",
+        "ST_Covers" => "cover",
+        "ST_Touches" => "touch",
+        "ST_Overlaps" => "overlap",
+        "ST_Crosses" => "cross",
+        "ST_Disjoint" => "do not meet",
+        "ST_Equals" => "equal",
+        _ => "relate to",
+    }
+}
+
 fn participle(f: &str) -> &'static str {
     match f {
         "ST_Intersects" => "intersecting",
@@ -302,7 +318,8 @@ impl Ctx<'_> {
             // The first joined rows come "with" the noun, later ones "and"; after a
             // placing phrase, ", with their …" keeps "their" on the noun.
             let head = match head.strip_prefix("and ") {
-                Some(rest) if narrated == 1 => format!("with {rest}"),
+                // "with their property records"; other rows are "and the …".
+                Some(rest) if narrated == 1 && rest.starts_with("their ") => format!("with {rest}"),
                 Some(rest) if placed && rest.starts_with("their ") => format!(", with {rest}"),
                 _ => head,
             };
@@ -311,8 +328,15 @@ impl Ctx<'_> {
                 out.push(' ');
             }
             out.push_str(&head);
-            out.push_str(&mods[i].text());
-            out.push_str(&tail);
+            // "the DSM tiles they intersect, uploaded since …": the relation to the
+            // earlier rows first, the joined rows' own conditions after it.
+            if tail.starts_with(" they ") {
+                out.push_str(&tail);
+                out.push_str(&mods[i].text());
+            } else {
+                out.push_str(&mods[i].text());
+                out.push_str(&tail);
+            }
         }
         if !shared.is_empty() {
             out.push_str(", all ");
@@ -516,7 +540,7 @@ impl Ctx<'_> {
         }
     }
 
-    /// "and their project scenario", "and the census sections … containing them": the
+    /// "and their project scenario", "and the census sections … they lie in": the
     /// head, then the joined relation's own conditions, then the tail.
     fn join_phrase(&self, r: &Relation) -> (String, String) {
         let Some(j) = &r.join else {
@@ -624,17 +648,19 @@ impl Ctx<'_> {
                     .first()
                     .and_then(bare_column)
                     .is_some_and(|(rel, _)| rel == r.alias);
-                let f = if r_first { f } else { converse(f) };
+                // Read from the earlier rows: "buildings and the census sections they
+                // lie in", "and the buildings within 80 m".
+                let f = if r_first { converse(f) } else { f };
                 if f == "ST_DWithin" {
                     let d = args.get(2).map(|d| self.expr(d)).unwrap_or_default();
                     return (
                         format!("and the {nouns}"),
-                        format!(" within {d} m of them{optional}"),
+                        format!(" within {d} m{optional}"),
                     );
                 }
                 (
                     format!("and the {nouns}"),
-                    format!(" {} them{optional}", participle(f)),
+                    format!(" they {}{optional}", verb(f)),
                 )
             }
         }

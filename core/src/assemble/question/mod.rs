@@ -2,7 +2,7 @@
 //! from, in the pack's words: it names the rows asked about once, with the conditions that
 //! select them attached to their noun ("grid lines of network 'net_milano' with maximum
 //! loading above 80"), joins by what they mean ("with their project scenario", "with the
-//! census sections containing them"), never by their keys, then the grouping, the order
+//! census sections they lie in"), never by their keys, then the grouping, the order
 //! and the limit. Every literal of the SQL is stated, save the pack's default SRID, which a
 //! coordinate pair implies, and the 100 of a percentage.
 //!
