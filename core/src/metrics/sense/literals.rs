@@ -241,8 +241,58 @@ pub(super) fn collect_equalities(l: &mut Lint<'_>, lvl: &Level<'_>) {
     l.eqs.extend(found);
 }
 
+/// S6: two equality filters on columns of one table whose values the pack's sample data
+/// ties (a voltage drawn by its zone: 0.4 kV for LV, 15 or 20 kV for MV, 132 kV for HV)
+/// naming a pair that never occurs (`zone = 'HV' AND voltage_kv = 15`).
+fn paired_values(l: &mut Lint<'_>) {
+    let Some(sample) = &l.pack.data().sample_data else {
+        return;
+    };
+    let mut message = None;
+    for fill in &sample.tables {
+        for c in &fill.columns {
+            let crate::pack::ValueSource::By {
+                column: by,
+                map,
+                otherwise,
+            } = &c.draw
+            else {
+                continue;
+            };
+            let value_of = |col: &str| {
+                l.eqs
+                    .iter()
+                    .find(|(t, c, _)| *t == fill.table && c == col)
+                    .map(|(.., v)| v)
+            };
+            let Some(key) = value_of(by) else { continue };
+            let key_text = match key {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let choices = map.get(&key_text).unwrap_or(otherwise);
+            if choices.is_empty() {
+                continue;
+            }
+            for name in &c.names {
+                if let Some(v) = value_of(name) {
+                    if !choices.iter().any(|x| same_value(x, v)) {
+                        message = Some(format!(
+                            "{name} = {v} never occurs with {by} = {key} (the data ties {name} to {by})"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(m) = message {
+        flag_at(l, SenseCode::IncoherentFilters, m, None);
+    }
+}
+
 /// Statement-wide checks: L1 and S6.
 pub(super) fn statement(l: &mut Lint<'_>) {
+    paired_values(l);
     let areas = &l.pack.data().areas;
     if areas.is_empty() {
         return;

@@ -637,6 +637,16 @@ fn second_blind_audit_records_are_flagged() {
          WHERE cg.comune = 'Roma' AND bp.scenario_id = 'retrofit_2030' GROUP BY cg.id",
         SenseCode::MeaninglessAggregate,
     );
+    // A high-voltage bus of 15 kV: the data ties the voltage to the zone.
+    flags(
+        "SELECT gb.bus_id, gb.name FROM cim_vector.grid_bus AS gb \
+         WHERE gb.network_id = 'net_milano' AND gb.voltage_kv = 15 AND gb.zone = 'HV' ORDER BY gb.bus_id",
+        SenseCode::IncoherentFilters,
+    );
+    clean(
+        "SELECT gb.bus_id, gb.name FROM cim_vector.grid_bus AS gb \
+         WHERE gb.network_id = 'net_milano' AND gb.voltage_kv = 15 AND gb.zone = 'MV' ORDER BY gb.bus_id",
+    );
     // Grouped by network, or region, within 600 m of one point: one group.
     flags(
         "SELECT gl.network_id, COUNT(*) AS grid_line_count FROM cim_vector.grid_line AS gl \
