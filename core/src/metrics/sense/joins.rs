@@ -693,6 +693,29 @@ pub(super) fn indistinct_rows(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, 
                     r.alias
                 )
             })
+            .or_else(|| {
+                // A pair of one table's rows (a building and its neighbours) showing an
+                // attribute of the partner but not which partner: two neighbours of one
+                // source read as one row twice.
+                let base = |r: &Rel<'_>| lvl.base_table(pack, r);
+                lvl.rels
+                    .iter()
+                    .find(|r| {
+                        !single(r)
+                            && read.contains(&r.alias)
+                            && !identified.contains(&r.alias)
+                            && lvl
+                                .rels
+                                .iter()
+                                .any(|o| o.alias != r.alias && base(o).is_some() && base(o) == base(r))
+                    })
+                    .map(|r| {
+                        format!(
+                            "each row pairs two rows of one table, but nothing shown identifies the partner {}: pairs with the same attributes read as one",
+                            r.alias
+                        )
+                    })
+            })
     } else if kept.iter().all(|r| !read.contains(&r.alias)) {
         Some(format!(
             "the joins repeat every relation shown; nothing of {} tells the rows apart: the same output repeats once per match",

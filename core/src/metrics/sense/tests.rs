@@ -637,6 +637,18 @@ fn second_blind_audit_records_are_flagged() {
          WHERE cg.comune = 'Roma' AND bp.scenario_id = 'retrofit_2030' GROUP BY cg.id",
         SenseCode::MeaninglessAggregate,
     );
+    // Each building's neighbours by their source alone: which neighbour is not said.
+    flags(
+        "SELECT b.building_id, b2.building_geometry_source FROM cim_vector.building AS b \
+         JOIN cim_vector.building AS b2 ON ST_DWithin(b.building_geometry::geography, b2.building_geometry::geography, 40) \
+         AND b2.building_id <> b.building_id AND b2.lod = 2 WHERE b.lod = 2 ORDER BY b.building_id DESC",
+        SenseCode::FanOut,
+    );
+    clean(
+        "SELECT b.building_id, b2.building_id AS neighbour_id, b2.building_geometry_source FROM cim_vector.building AS b \
+         JOIN cim_vector.building AS b2 ON ST_DWithin(b.building_geometry::geography, b2.building_geometry::geography, 40) \
+         AND b2.building_id <> b.building_id AND b2.lod = 2 WHERE b.lod = 2 ORDER BY b.building_id DESC",
+    );
     // A high-voltage bus of 15 kV: the data ties the voltage to the zone.
     flags(
         "SELECT gb.bus_id, gb.name FROM cim_vector.grid_bus AS gb \
