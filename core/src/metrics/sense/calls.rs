@@ -786,11 +786,25 @@ pub(super) fn said_twice(l: &mut Lint<'_>, lvl: &Level<'_>) {
             equal.extend(lvl.column_equalities(l.pack, on));
         }
     }
+    // The column that identifies an entity (a building id) in two joined relations whose
+    // rows are that entity's (a building and its property records): the same ids.
+    let entity = |c: &super::scope::ColRef| {
+        c.table
+            .split_once('.')
+            .and_then(|(s, n)| l.pack.table(s, n))
+            .is_some_and(|t| t.entity == [c.column.clone()])
+    };
+    let joined = |a: &str, b: &str| {
+        equal
+            .iter()
+            .any(|(x, y)| (x.alias == a && y.alias == b) || (x.alias == b && y.alias == a))
+    };
     let same = |a: &super::scope::ColRef, b: &super::scope::ColRef| {
         a == b
             || equal
                 .iter()
                 .any(|(x, y)| (x == a && y == b) || (x == b && y == a))
+            || (a.column == b.column && entity(a) && entity(b) && joined(&a.alias, &b.alias))
     };
     let mut counted: Vec<super::scope::ColRef> = Vec::new();
     for e in super::scope::item_exprs(lvl.select) {

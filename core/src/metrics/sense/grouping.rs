@@ -574,6 +574,61 @@ pub(super) fn check(
             );
         }
     }
+    // A relation the filters fix to one row (its key pinned: the section 151460000123)
+    // beside relations that vary: its measures repeat the one row's value on every row.
+    if !exists_body && group.is_empty() && lvl.rels.len() > 1 {
+        let single = |r: &super::scope::Rel<'_>| {
+            let cols: BTreeSet<String> = pins
+                .iter()
+                .filter(|c| c.alias == r.alias)
+                .map(|c| c.column.clone())
+                .collect();
+            !r.left
+                && lvl
+                    .base_table(pack, r)
+                    .is_some_and(|t| !cols.is_empty() && pack.covers_key(&t, &cols))
+        };
+        let fixed: Vec<&str> = lvl
+            .rels
+            .iter()
+            .filter(|r| single(r))
+            .map(|r| r.alias.as_str())
+            .collect();
+        if !fixed.is_empty() && fixed.len() < lvl.rels.len() {
+            for (e, alias) in &outputs {
+                let mut read: Vec<ColRef> = Vec::new();
+                for_each_local(e, &mut |x| {
+                    if let Some(c) = lvl.column(pack, x) {
+                        read.push(c);
+                    }
+                });
+                let Some(first) = read.first() else { continue };
+                if !fixed.contains(&first.alias.as_str())
+                    || read.iter().any(|c| c.alias != first.alias)
+                {
+                    continue;
+                }
+                let measure = read.iter().any(|c| {
+                    matches!(
+                        super::calls::column_role(l, &c.table, &c.column).0,
+                        Some(crate::pack::ColumnRole::Measure)
+                    )
+                });
+                if measure {
+                    l.flag(
+                        SenseCode::ConstantOutput,
+                        format!(
+                            "the output {} reads {} alone, which the filters fix to one row: the same value on every row",
+                            alias.clone().unwrap_or_else(|| e.to_string()),
+                            first.alias
+                        ),
+                        Some(e),
+                    );
+                    break;
+                }
+            }
+        }
+    }
     // Ordering by a constant, by a pinned column or by a constant output.
     for e in order {
         let by_output = match e {

@@ -221,6 +221,97 @@ fn wkt_points(wkt: &str) -> Vec<(f64, f64)> {
 }
 
 /// Equality filters of this level, for S6.
+/// S6: bounds on one column that no value meets (`upload_date >= '2023-10-01' AND
+/// upload_date < '2023-06-01'`, `height > 30 AND height < 10`). Numbers compare as numbers,
+/// ISO dates as text.
+pub(super) fn empty_ranges(l: &mut Lint<'_>, lvl: &Level<'_>) {
+    use sqlparser::ast::BinaryOperator as Op;
+    let Some(w) = &lvl.select.selection else {
+        return;
+    };
+    // Per column: the greatest lower bound and the least upper bound (value, inclusive).
+    type Bound = (serde_json::Value, bool);
+    let mut bounds: Vec<(super::scope::ColRef, Option<Bound>, Option<Bound>)> = Vec::new();
+    let less = |a: &serde_json::Value, b: &serde_json::Value| match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => Some(x < y),
+        _ => match (a.as_str(), b.as_str()) {
+            (Some(x), Some(y)) => Some(x < y),
+            _ => None,
+        },
+    };
+    for c in super::scope::conjuncts(w) {
+        let Expr::BinaryOp { left, op, right } = c else {
+            continue;
+        };
+        // Column on the left; a literal on the right (or the mirror).
+        let (col, value, op) = match (lvl.column(l.pack, left), json_of(right)) {
+            (Some(col), Some(v)) => (col, v, op.clone()),
+            _ => match (lvl.column(l.pack, right), json_of(left)) {
+                (Some(col), Some(v)) => {
+                    let flipped = match op {
+                        Op::Gt => Op::Lt,
+                        Op::GtEq => Op::LtEq,
+                        Op::Lt => Op::Gt,
+                        Op::LtEq => Op::GtEq,
+                        other => other.clone(),
+                    };
+                    (col, v, flipped)
+                }
+                _ => continue,
+            },
+        };
+        let (lower, inclusive) = match op {
+            Op::Gt => (true, false),
+            Op::GtEq => (true, true),
+            Op::Lt => (false, false),
+            Op::LtEq => (false, true),
+            _ => continue,
+        };
+        let slot = match bounds.iter().position(|(k, ..)| *k == col) {
+            Some(i) => i,
+            None => {
+                bounds.push((col, None, None));
+                bounds.len() - 1
+            }
+        };
+        let (_, lo, hi) = &mut bounds[slot];
+        if lower {
+            if lo
+                .as_ref()
+                .is_none_or(|(v, _)| less(v, &value) == Some(true))
+            {
+                *lo = Some((value, inclusive));
+            }
+        } else if hi
+            .as_ref()
+            .is_none_or(|(v, _)| less(&value, v) == Some(true))
+        {
+            *hi = Some((value, inclusive));
+        }
+    }
+    for (col, lo, hi) in &bounds {
+        let (Some((a, ai)), Some((b, bi))) = (lo, hi) else {
+            continue;
+        };
+        let empty = match less(a, b) {
+            Some(true) => false,
+            Some(false) => !(same_value(a, b) && *ai && *bi),
+            None => false,
+        };
+        if empty {
+            l.flag(
+                SenseCode::IncoherentFilters,
+                format!(
+                    "{}.{} is bounded below by {a} and above by {b}: no value lies between",
+                    col.alias, col.column
+                ),
+                Some(w),
+            );
+            return;
+        }
+    }
+}
+
 pub(super) fn collect_equalities(l: &mut Lint<'_>, lvl: &Level<'_>) {
     let Some(w) = &lvl.select.selection else {
         return;

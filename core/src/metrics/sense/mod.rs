@@ -283,6 +283,7 @@ impl Lint<'_> {
             literals::check(self, lvl, e);
         }
         literals::collect_equalities(self, lvl);
+        literals::empty_ranges(self, lvl);
         // Subqueries and derived tables: their own levels.
         for e in &exprs {
             let mut subs: Vec<(&Query, bool)> = Vec::new();

@@ -649,6 +649,41 @@ fn second_blind_audit_records_are_flagged() {
          JOIN cim_vector.building AS b2 ON ST_DWithin(b.building_geometry::geography, b2.building_geometry::geography, 40) \
          AND b2.building_id <> b.building_id AND b2.lod = 2 WHERE b.lod = 2 ORDER BY b.building_id DESC",
     );
+    // A pinned section's statistic beside each of its neighbours.
+    flags(
+        "SELECT cg2.sez2011, cg1.e25, cg2.pf5 FROM cim_census.census_geo AS cg1 \
+         JOIN cim_census.census_geo AS cg2 ON ST_Touches(cg1.geometry, cg2.geometry) \
+         WHERE cg1.sez2011 = 151460000123 ORDER BY cg2.pf5 DESC",
+        SenseCode::ConstantOutput,
+    );
+    clean(
+        "SELECT cg2.sez2011, cg2.pf5 FROM cim_census.census_geo AS cg1 \
+         JOIN cim_census.census_geo AS cg2 ON ST_Touches(cg1.geometry, cg2.geometry) \
+         WHERE cg1.sez2011 = 151460000123 ORDER BY cg2.pf5 DESC",
+    );
+    // Uploaded since October and before June of the same year.
+    flags(
+        "SELECT dsm.filename FROM cim_raster.dsm_raster AS dsm \
+         WHERE dsm.upload_date >= '2023-10-01' AND dsm.upload_date < '2023-06-01' ORDER BY dsm.upload_date LIMIT 10",
+        SenseCode::IncoherentFilters,
+    );
+    flags(
+        "SELECT bp.building_id FROM cim_vector.building_properties AS bp \
+         WHERE bp.scenario_id = 'baseline' AND 30 < bp.height AND bp.height <= 10",
+        SenseCode::IncoherentFilters,
+    );
+    clean(
+        "SELECT dsm.filename FROM cim_raster.dsm_raster AS dsm \
+         WHERE dsm.upload_date >= '2023-06-01' AND dsm.upload_date < '2023-10-01' ORDER BY dsm.upload_date LIMIT 10",
+    );
+    // Buildings and their property records joined on the row id: the building ids are one.
+    flags(
+        "SELECT cg.comune, COUNT(DISTINCT b.building_id) AS building_count, COUNT(DISTINCT bp.building_id) AS building_properties_count \
+         FROM cim_census.census_geo AS cg JOIN cim_vector.building AS b ON b.census_id = cg.sez2011 \
+         JOIN cim_vector.building_properties AS bp ON b.id = bp.building_fk \
+         WHERE cg.regione = 'Piemonte' AND bp.scenario_id = 'baseline' GROUP BY cg.id",
+        SenseCode::MeaninglessAggregate,
+    );
     // A high-voltage bus of 15 kV: the data ties the voltage to the zone.
     flags(
         "SELECT gb.bus_id, gb.name FROM cim_vector.grid_bus AS gb \
