@@ -260,6 +260,11 @@ pub struct Column {
     /// one time in ten it would otherwise (enough to keep it covered).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub obscure: bool,
+    /// One cell of a breakdown of the row's total (a census section's men aged 25 to 29):
+    /// the table's own rows and totals ask for it, but beside the rows of another entity
+    /// joined to it (each building of the section) it is noise. Only for measures.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub breakdown: bool,
 }
 
 fn yes() -> bool {
@@ -314,6 +319,11 @@ pub struct JoinEdge {
     /// two is then always 0.
     #[serde(default)]
     pub left_within_right: bool,
+    /// For a key join: the right row, and the entity it describes (a cached height stands
+    /// for its building), lies inside the left row's geometries (a project's boundary holds
+    /// its buildings, buses and lines). A distance between them is then always 0.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub right_within_left: bool,
     /// How the join reads in a question, when "with their rows" does not say it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phrases: Option<JoinPhrases>,
@@ -630,6 +640,8 @@ pub struct TableInfo {
     pub additive: Vec<String>,
     /// Columns the pack marks obscure (coded statistics without a plain meaning).
     pub obscure: Vec<String>,
+    /// Columns the pack marks as cells of a breakdown ([`Column::breakdown`]).
+    pub breakdown: Vec<String>,
     /// The column naming a row (declared, else the first `name`, else the first key).
     pub label: String,
     /// The columns identifying the entity a row describes (declared, else the primary key).
@@ -799,6 +811,7 @@ impl SchemaPack {
                     roles: Vec::new(),
                     additive: Vec::new(),
                     obscure: Vec::new(),
+                    breakdown: Vec::new(),
                     label: String::new(),
                     entity: Vec::new(),
                     area_bound: Vec::new(),
@@ -863,9 +876,11 @@ impl SchemaPack {
                         }
                         None => ColumnRole::inferred(ty, is_key),
                     };
-                    if role != ColumnRole::Measure && (c.unit.is_some() || c.additive) {
+                    if role != ColumnRole::Measure
+                        && (c.unit.is_some() || c.additive || c.breakdown)
+                    {
                         return Err(invalid(format!(
-                            "{at}: unit and additive belong to measures, not to a {role:?} column"
+                            "{at}: unit, additive and breakdown belong to measures, not to a {role:?} column"
                         )));
                     }
                     if c.additive {
@@ -873,6 +888,9 @@ impl SchemaPack {
                     }
                     if c.obscure {
                         info.obscure.push(c.name.clone());
+                    }
+                    if c.breakdown {
+                        info.breakdown.push(c.name.clone());
                     }
                     info.roles.push(role);
                 }
@@ -1365,7 +1383,10 @@ mod tests {
             "{e}"
         );
         let e = edit(&|t| t.columns[2].unit = Some("m".into()));
-        assert!(e.contains("unit and additive belong to measures"), "{e}");
+        assert!(
+            e.contains("unit, additive and breakdown belong to measures"),
+            "{e}"
+        );
         let e = edit(&|t| t.label = Some("nope".into()));
         assert!(e.contains("nope") && e.contains("is not a column"), "{e}");
 

@@ -141,8 +141,12 @@ pub(crate) struct EdgeCat {
     pub right_many: bool,
     /// One right row may match many left rows.
     pub left_many: bool,
-    /// A key join whose left geometry lies inside the right one.
+    /// A key join whose left side lies inside the right one's geometry (the pack's
+    /// `left_within_right`: a building in its census section).
     pub left_within_right: bool,
+    /// A key join whose right side lies inside the left one's geometry (the pack's
+    /// `right_within_left`: a project's buses inside its boundary).
+    pub right_within_left: bool,
 }
 
 impl EdgeCat {
@@ -476,6 +480,7 @@ impl Catalog {
                 };
                 Some(EdgeCat {
                     left_within_right: j.left_within_right,
+                    right_within_left: j.right_within_left,
                     left_many,
                     right_many,
                     index: i,

@@ -2,6 +2,8 @@
 //! whose types fit (geometry subtype, geography for metres, raster), placed in SELECT or
 //! WHERE, until the row's spatial-function count and primary category are met.
 
+use std::collections::BTreeSet;
+
 use rand::seq::IndexedRandom;
 use rand::Rng;
 
@@ -232,6 +234,41 @@ impl Attempt<'_> {
         ))
     }
 
+    /// Whether the joins tie geometries `a` and `b` so that they meet: a path of key and
+    /// nesting joins with a nesting one on it (a building's cached height of a project
+    /// whose boundary holds it). A nesting join whose holder is `a` or `b` counts only when
+    /// that geometry is an area (a project's centre holds nothing). A distance between them
+    /// is 0, an intersection one of them.
+    fn zero_apart(&self, a: &Geo, b: &Geo) -> bool {
+        let holds = |alias: &String| {
+            [a, b]
+                .iter()
+                .all(|g| g.alias != *alias || matches!(g.kind, GeomKind::Polygonal | GeomKind::Any))
+        };
+        let mut seen: BTreeSet<(String, bool)> = BTreeSet::new();
+        let mut todo = vec![(a.alias.clone(), false)];
+        while let Some((at, nested)) = todo.pop() {
+            if at == b.alias && nested {
+                return true;
+            }
+            if !seen.insert((at.clone(), nested)) {
+                continue;
+            }
+            for (x, y, containers) in &self.links {
+                let next = if *x == at {
+                    y
+                } else if *y == at {
+                    x
+                } else {
+                    continue;
+                };
+                let nests = !containers.is_empty() && containers.iter().all(holds);
+                todo.push((next.clone(), nested || nests));
+            }
+        }
+        false
+    }
+
     /// Two geometries from different relations.
     fn pair(&mut self, want: Option<GeomKind>) -> Option<(Geo, Geo)> {
         let gs = self.geoms();
@@ -240,7 +277,8 @@ impl Attempt<'_> {
             for b in &gs {
                 // Two relations the joins make intersect or nest: their distance is 0,
                 // their intersection one of them.
-                let touching = self.touching.contains(&(a.alias.clone(), b.alias.clone()));
+                let touching = self.touching.contains(&(a.alias.clone(), b.alias.clone()))
+                    || self.zero_apart(a, b);
                 if a.alias != b.alias
                     && !touching
                     && want.is_none_or(|k| a.kind == k && b.kind == k)
@@ -332,7 +370,7 @@ impl Attempt<'_> {
                             "ST_Equals",
                         ]
                         .into_iter()
-                        .filter(|p| possible(p, a.kind, b.kind))
+                        .filter(|p| possible(p, &a, &b))
                         .collect();
                         let p = *opts.choose(self.rng)?;
                         let e = self.predicate_call(p, a.col(), b.col());
@@ -570,7 +608,9 @@ impl Attempt<'_> {
                     Lineal => {
                         opts.extend([("ST_StartPoint", Out::Other), ("ST_EndPoint", Out::Other)])
                     }
-                    Polygonal => opts.push(("ST_ExteriorRing", Out::Other)),
+                    // One polygon's ring: NULL on a multi-part column.
+                    Polygonal if !a.multi => opts.push(("ST_ExteriorRing", Out::Other)),
+                    Polygonal => {}
                     GeomKind::Any => {}
                 }
                 let (f, out) = *opts.choose(self.rng)?;
@@ -1191,8 +1231,14 @@ fn constant_geometry(e: &PlanExpr) -> bool {
 
 /// Whether a predicate can be true between geometries of these kinds (dimension rules:
 /// Overlaps and Equals need equal dimensions, Crosses unequal ones or two lines, Touches
-/// a boundary, Within / Contains no higher dimension inside a lower one).
-fn possible(p: &str, a: GeomKind, b: GeomKind) -> bool {
+/// a boundary, Within / Contains no higher dimension inside a lower one; a single point
+/// neither crosses nor overlaps anything).
+fn possible(p: &str, ga: &Geo, gb: &Geo) -> bool {
+    let single = |g: &Geo| g.kind == GeomKind::Puntal && !g.multi;
+    if matches!(p, "ST_Crosses" | "ST_Overlaps") && (single(ga) || single(gb)) {
+        return false;
+    }
+    let (a, b) = (ga.kind, gb.kind);
     let dim = |k: GeomKind| match k {
         GeomKind::Puntal => Some(0),
         GeomKind::Lineal => Some(1),

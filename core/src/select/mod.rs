@@ -311,7 +311,9 @@ impl TokenSelector for PackSelector {
         if !self.seeds.is_empty() && self.params.seed_share > 0.0 {
             let mut seed_rng = ChaCha8Rng::from_seed(rng.random());
             if seed_rng.random_bool(self.params.seed_share) {
-                if let Some(p) = self.seed_variant(pack, row, &mut seed_rng) {
+                if let Some(mut p) = self.seed_variant(pack, row, &mut seed_rng) {
+                    // A seed that lists buses of every scenario is scoped like the rest.
+                    versions::scope_versions(&self.cat, &mut p.ctes, &mut p.main, &mut seed_rng);
                     return Ok(p);
                 }
             }
@@ -333,7 +335,7 @@ impl TokenSelector for PackSelector {
         // Scoping and rounding change no feature: made once, on the plan that won.
         best.map(|(_, mut p)| {
             versions::scope_versions(&self.cat, &mut p.ctes, &mut p.main, rng);
-            rounding::round_measures(&mut p.main, rng);
+            rounding::round_measures(&mut p.main, &self.cat, rng);
             p
         })
         .ok_or_else(|| GenerateError::Unrealizable {
@@ -403,6 +405,10 @@ pub(crate) struct Attempt<'a> {
     /// Pairs of aliases the joins make intersect or nest (a building and its census
     /// section): measuring or intersecting one against the other is constant.
     pub touching: BTreeSet<(String, String)>,
+    /// The main query's joins as (alias, alias, containers): key joins (not cross
+    /// products) and nesting or intersecting joins, with the aliases whose geometry holds
+    /// the other side (both for an intersection), for [`Attempt::zero_apart`].
+    pub links: Vec<(String, String, Vec<String>)>,
     /// (alias, table) pairs the joins connect: a relation joins a table once by key.
     pub joined_pairs: BTreeSet<(String, usize)>,
     /// A many-to-many join repeats the rows of both its sides.
@@ -485,6 +491,7 @@ impl<'a> Attempt<'a> {
             expansions: 0,
             expanded: None,
             touching: BTreeSet::new(),
+            links: Vec::new(),
             joined_pairs: BTreeSet::new(),
             both_repeated: false,
             area_filters_only: false,
@@ -761,15 +768,35 @@ impl<'a> Attempt<'a> {
             self.joined_pairs.insert((from_inst.alias.clone(), to_t));
             self.joined_pairs.insert((alias.clone(), from_inst.table));
             let on = self.join_condition(&edge, &from_inst, to_t, &alias);
-            let nests = edge.left_within_right
-                || on.iter().any(|c| {
-                    matches!(c, PlanExpr::Call { function, .. } if matches!(
-                        function.as_str(),
-                        "ST_Intersects" | "ST_Within" | "ST_Contains" | "ST_Covers" | "ST_CoveredBy"
-                            | "ST_Crosses" | "ST_Touches" | "ST_Overlaps" | "ST_Equals"
-                    ))
-                });
-            if nests {
+            let spatial_meet = on.iter().any(|c| {
+                matches!(c, PlanExpr::Call { function, .. } if matches!(
+                    function.as_str(),
+                    "ST_Intersects" | "ST_Within" | "ST_Contains" | "ST_Covers" | "ST_CoveredBy"
+                        | "ST_Crosses" | "ST_Touches" | "ST_Overlaps" | "ST_Equals"
+                ))
+            });
+            let (left_alias, right_alias) = if from_is_left {
+                (&from_inst.alias, &alias)
+            } else {
+                (&alias, &from_inst.alias)
+            };
+            let containers: Vec<String> = if spatial_meet {
+                vec![from_inst.alias.clone(), alias.clone()]
+            } else if edge.left_within_right {
+                vec![right_alias.clone()]
+            } else if edge.right_within_left {
+                vec![left_alias.clone()]
+            } else {
+                Vec::new()
+            };
+            let nests = edge.left_within_right || edge.right_within_left || spatial_meet;
+            if nests || (!edge.spatial && !edge.cross_product()) {
+                self.links
+                    .push((from_inst.alias.clone(), alias.clone(), containers));
+            }
+            // Direct neighbours that meet (the raster tiles under a footprint); a project
+            // and its buses are tied by `links` only, their centre being no boundary.
+            if edge.left_within_right || spatial_meet {
                 self.touching
                     .insert((from_inst.alias.clone(), alias.clone()));
                 self.touching

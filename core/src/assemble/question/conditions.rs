@@ -338,13 +338,21 @@ impl Ctx<'_> {
                 out.push_str(&tail);
             }
         }
-        if !shared.is_empty() {
+        // Said first in the question when it is the main query's and a setting ("in
+        // scenario 'baseline'", "at LOD 2"); else after the joins, ", all …".
+        let setting = std::ptr::eq(q, self.main)
+            && shared
+                .iter()
+                .all(|p| p.starts_with("in ") || p.starts_with("at "));
+        if !shared.is_empty() && setting {
+            *self.setting.borrow_mut() = shared;
+        } else if !shared.is_empty() {
             out.push_str(", all ");
             out.push_str(&shared.join(" "));
         }
         if !clauses.is_empty() {
             out.push_str(", where ");
-            out.push_str(&clauses.join(" and "));
+            out.push_str(&merge_subjects(&clauses).join(" and "));
         }
         out
     }
@@ -1014,4 +1022,28 @@ fn same_entities(columns: &[String]) -> String {
         })
         .collect();
     join_list(&things, true)
+}
+
+/// Clauses about one subject said once: "the building is heated" and "the building is not
+/// cooled" read "the building is heated and not cooled".
+fn merge_subjects(clauses: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut subject: Option<String> = None;
+    for c in clauses {
+        let head = c
+            .find(" is ")
+            .filter(|_| c.starts_with("the "))
+            .map(|i| c[..i + 4].to_string());
+        match (&head, &subject, out.last_mut()) {
+            (Some(h), Some(s), Some(last)) if h == s => {
+                last.push_str(" and ");
+                last.push_str(&c[h.len()..]);
+            }
+            _ => {
+                out.push(c.clone());
+                subject = head;
+            }
+        }
+    }
+    out
 }

@@ -47,6 +47,9 @@ struct Ctx<'p> {
     bodies: BTreeMap<String, &'p SelectPlan>,
     /// Depth of arithmetic being phrased (a measurement there names its geometry).
     in_arith: std::cell::Cell<u32>,
+    /// A setting every relation of the main query shares ("in scenario 'baseline'", "at
+    /// LOD 2"): the question opens with it instead of narrating it after the joins.
+    setting: std::cell::RefCell<Vec<String>>,
 }
 
 fn singular(pack: &SchemaPack, key: &str) -> String {
@@ -542,6 +545,8 @@ impl<'p> Ctx<'p> {
 /// The outputs as a list; when several are rounded alike and all are rounded, the rounding
 /// is said once ("the area and perimeter, rounded to 2 decimals").
 fn list_outputs(phrases: &[String]) -> String {
+    let merged = merge_pairs(phrases);
+    let phrases = merged.as_slice();
     let suffix = |p: &str| rounding_suffix(p).map(str::to_string);
     let suffixes: Vec<Option<String>> = phrases.iter().map(|p| suffix(p)).collect();
     if phrases.len() >= 2 && suffixes.iter().all(|s| s.is_some() && *s == suffixes[0]) {
@@ -554,6 +559,44 @@ fn list_outputs(phrases: &[String]) -> String {
         return format!("{}, rounded to {digits}", join_list(&stripped, true));
     }
     join_list(phrases, true)
+}
+
+/// Outputs said as one: "the X coordinate of the centroid" and "the Y coordinate of the
+/// centroid" read "the X and Y coordinates of the centroid"; a pair's two values of one
+/// column read "… of each building of the pair". In the place of the first.
+fn merge_pairs(phrases: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut taken = vec![false; phrases.len()];
+    for (i, p) in phrases.iter().enumerate() {
+        if taken[i] {
+            continue;
+        }
+        let pair = ["X", "Y"].iter().zip(["Y", "X"]).find_map(|(a, b)| {
+            let (head, of) = p.split_once(&format!("{a} coordinate of "))?;
+            let twin = format!("{head}{b} coordinate of {of}");
+            let j = (i + 1..phrases.len()).find(|&j| !taken[j] && phrases[j] == twin)?;
+            Some((j, format!("{head}{a} and {b} coordinates of {of}")))
+        });
+        // "the building id of the building" and "the building id of the other building"
+        // read "the building id of each building of the pair".
+        let pair = pair.or_else(|| {
+            let (head, noun) = p.rsplit_once(" of the ")?;
+            if noun.starts_with("other ") {
+                return None;
+            }
+            let twin = format!("{head} of the other {noun}");
+            let j = (i + 1..phrases.len()).find(|&j| !taken[j] && phrases[j] == twin)?;
+            Some((j, format!("{head} of each {noun} of the pair")))
+        });
+        match pair {
+            Some((j, both)) => {
+                taken[j] = true;
+                out.push(both);
+            }
+            None => out.push(p.clone()),
+        }
+    }
+    out
 }
 
 /// The rounding a phrase ends with (" (2 decimals)"), if any.
@@ -631,6 +674,7 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
             .collect(),
         default_srid: pack.data().default_srid.map(|s| s.to_string()),
         in_arith: std::cell::Cell::new(0),
+        setting: std::cell::RefCell::new(Vec::new()),
         grouped: BTreeMap::new(),
         bodies: BTreeMap::new(),
         resolving: std::cell::Cell::new(0),
@@ -713,7 +757,21 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
         .replace("{outputs}", &parts.outputs)
         .replace("{rows}", &parts.rows)
         .replace("{rest}", &parts.rest);
-    Ok(capitalise(&q))
+    let setting = ctx.setting.borrow();
+    if setting.is_empty() {
+        return Ok(capitalise(&q));
+    }
+    // "In scenario 'baseline', list …" ("I need …" keeps its capital).
+    let q = capitalise(&q);
+    let q = if q.starts_with("I ") {
+        q
+    } else {
+        let mut c = q.chars();
+        c.next()
+            .map(|f| f.to_lowercase().chain(c).collect())
+            .unwrap_or_default()
+    };
+    Ok(format!("{}, {q}", capitalise(&setting.join(" "))))
 }
 
 /// A request in pieces, for the opening templates.
@@ -787,6 +845,9 @@ impl Ctx<'_> {
             } if function.eq_ignore_ascii_case("count") => {
                 // A property record's building id counts buildings, not the records.
                 matches!(a.as_ref(), PlanExpr::Column { rel, column } if rel == first && self.identifies(rel, column) && !self.entity_not_key(rel, column))
+                    // COUNT(DISTINCT b.building_id) over buildings: "the number of buildings
+                    // of buildings" reads "the number of buildings".
+                    || self.output(e) == format!("the number of {}", self.plural_of(first))
             }
             _ => false,
         };
@@ -935,6 +996,10 @@ impl Ctx<'_> {
                 Some(rest) => rest.trim_start().to_string(),
                 None => key,
             };
+            // An extreme of its own ("the lowest distance") ordered the other way: the
+            // order is said after the key, never "the highest lowest distance".
+            let clash =
+                word.is_some() && (key.starts_with("lowest ") || key.starts_with("highest "));
             // A distance orders from the nearest or the farthest; a stated output's unit
             // is not said again.
             let stated = match e {
@@ -953,7 +1018,15 @@ impl Ctx<'_> {
                 ("distance", Some(_), false) => Some("nearest"),
                 _ => None,
             };
-            if i == 0 && nearness.is_some() {
+            if i == 0 && clash {
+                let w = word.unwrap_or_default();
+                match (q.limit, w) {
+                    (Some(1), _) => parts.push(format!(", only the first by {key} ({w} first)")),
+                    (Some(n), "highest") => parts.push(format!(", top {n} by {key}")),
+                    (Some(n), _) => parts.push(format!(", the {n} lowest by {key}")),
+                    (None, _) => parts.push(format!(", ordered by {key}, {w} first")),
+                }
+            } else if i == 0 && nearness.is_some() {
                 let w = nearness.unwrap_or_default();
                 match q.limit {
                     Some(1) => parts.push(format!(", only the {w} one")),

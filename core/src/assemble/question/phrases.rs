@@ -65,8 +65,8 @@ impl Ctx<'_> {
                     strip_the(&inner).strip_prefix("summary statistics of "),
                 ) {
                     ("mean", Some(rest)) => format!("the mean value of {rest}"),
-                    ("min", Some(rest)) => format!("the lowest value of {rest}"),
-                    ("max", Some(rest)) => format!("the highest value of {rest}"),
+                    ("min", Some(rest)) => format!("the minimum value of {rest}"),
+                    ("max", Some(rest)) => format!("the maximum value of {rest}"),
                     ("count", Some(rest)) => format!("the pixel count of {rest}"),
                     ("sum", Some(rest)) => format!("the sum of the values of {rest}"),
                     ("stddev", Some(rest)) => format!("the standard deviation of {rest}"),

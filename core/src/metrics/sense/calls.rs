@@ -145,6 +145,9 @@ fn call(l: &mut Lint<'_>, lvl: &Level<'_>, x: &Expr, shape: &Shape) {
             {
                 Some("of a point column is the same for every row")
             }
+            "st_exteriorring" if g.multi && !g.constant => {
+                Some("of a multi-part column is NULL (it takes one polygon)")
+            }
             "st_isvalid" if g.dim == Some(1) && !g.constant =>
             {
                 Some("of a line column is the same for every row (a line is invalid only when it has collapsed to a point)")
@@ -244,6 +247,8 @@ fn call(l: &mut Lint<'_>, lvl: &Level<'_>, x: &Expr, shape: &Shape) {
             ("st_overlaps", Some(p), Some(q)) if p != q => true,
             ("st_equals", Some(p), Some(q)) if p != q => true,
             ("st_crosses", Some(p), Some(q)) if p == q && p != 1 => true,
+            // A single point lies inside or outside the other, never partly.
+            ("st_crosses", _, _) if a.single_point || b.single_point => true,
             ("st_touches", Some(0), Some(0)) => true,
             ("st_within" | "st_coveredby", Some(p), Some(q)) if p > q => true,
             ("st_contains" | "st_covers" | "st_containsproperly", Some(p), Some(q)) if p < q => {
@@ -389,6 +394,19 @@ fn call(l: &mut Lint<'_>, lvl: &Level<'_>, x: &Expr, shape: &Shape) {
                 Some(x),
             );
         }
+    }
+    // S5: what lies outside a small literal shape, in every area of the data: the rows of
+    // every other city. Scoped to one area (a municipality, a project) it is a question.
+    if name == "st_disjoint"
+        && geos.iter().any(|g| g.is_some_and(|g| g.constant))
+        && !scoped_to_area(l, lvl)
+    {
+        l.flag(
+            SenseCode::IncoherentAnalysis,
+            "ST_Disjoint from a literal shape with no area filter keeps every row of every other area"
+                .into(),
+            Some(x),
+        );
     }
     if name == "st_dwithin" && args.len() >= 3 {
         let mut a = BTreeSet::new();
@@ -577,8 +595,36 @@ fn table_rows(l: &Lint<'_>, table: &str, pinned: &BTreeSet<String>) -> Option<us
     Some(n)
 }
 
-/// Whether two single-relation geometries are joined by a key join the pack says nests
-/// one inside the other (`left_within_right`).
+/// Whether the level keeps one area of the data: a column an area fixes (a project, a
+/// network, a municipality) pinned to a value, or a positive test against a literal shape.
+fn scoped_to_area(l: &Lint<'_>, lvl: &Level<'_>) -> bool {
+    let pinned = super::grouping::pinned(l, lvl).into_iter().any(|c| {
+        c.table
+            .split_once('.')
+            .and_then(|(s, t)| l.pack.table(s, t))
+            .is_some_and(|info| info.area_bound.contains(&c.column))
+    });
+    pinned
+        || lvl.conditions().into_iter().any(|c| {
+            let Expr::Function(f) = c else { return false };
+            matches!(
+                fn_name(f).as_str(),
+                "st_intersects"
+                    | "st_dwithin"
+                    | "st_within"
+                    | "st_coveredby"
+                    | "st_contains"
+                    | "st_covers"
+            ) && args_of(f)
+                .iter()
+                .any(|a| geo_of(l.pack, lvl, a).is_some_and(|g| g.constant))
+        })
+}
+
+/// Whether two single-relation geometries are tied by the level's key joins so that they
+/// meet: a path of key joins (not cross products) with one the pack says nests one side in
+/// the other (`left_within_right`, `right_within_left`: a building in its census section; a
+/// building's cached height of a project whose boundary holds it).
 fn related_by_containing_key(
     l: &Lint<'_>,
     lvl: &Level<'_>,
@@ -592,41 +638,82 @@ fn related_by_containing_key(
         return false;
     }
     let table = |x: &str| lvl.rel(x).and_then(|r| lvl.base_table(l.pack, r));
-    let (Some(ta), Some(tb)) = (table(aa), table(ba)) else {
-        return false;
+    // A nesting join holds the other side in this endpoint's geometry only when that
+    // geometry is an area (a project's centre holds nothing).
+    let areal = |alias: &str, column: &str| {
+        table(alias)
+            .and_then(|t| {
+                let ty = super::geo::column_type(l.pack, &t, column)?;
+                super::geo::from_type_name(l.pack, &t, column, ty)
+            })
+            .is_none_or(|g| g.dim.is_none_or(|d| d == 2))
     };
-    lvl.conditions().into_iter().any(|c| {
+    let holds = |alias: &str| {
+        (alias != aa || areal(aa, &a.iter().next().expect("one").1))
+            && (alias != ba || areal(ba, &b.iter().next().expect("one").1))
+    };
+    // (alias, alias, nests) for every equality the pack declares a key join.
+    let mut links: Vec<(String, String, bool)> = Vec::new();
+    for c in lvl.conditions() {
         let Expr::BinaryOp {
             left,
             op: sqlparser::ast::BinaryOperator::Eq,
             right,
         } = c
         else {
-            return false;
+            continue;
         };
         let (Some(x), Some(y)) = (lvl.column(l.pack, left), lvl.column(l.pack, right)) else {
-            return false;
+            continue;
         };
-        let (xa, ya) = if x.alias == *aa && y.alias == *ba {
-            (x, y)
-        } else if x.alias == *ba && y.alias == *aa {
-            (y, x)
-        } else {
-            return false;
+        let (Some(tx), Some(ty)) = (table(&x.alias), table(&y.alias)) else {
+            continue;
         };
-        l.pack.data().joins.iter().any(|j| {
+        let joins = &l.pack.data().joins;
+        let edge = joins.iter().find(|j| {
             j.kind == JoinKind::Key
-                && j.left_within_right
-                && ((j.left == ta
-                    && j.right == tb
-                    && j.left_columns.contains(&xa.column)
-                    && j.right_columns.contains(&ya.column))
-                    || (j.left == tb
-                        && j.right == ta
-                        && j.left_columns.contains(&ya.column)
-                        && j.right_columns.contains(&xa.column)))
-        })
-    })
+                && j.cardinality != Some(crate::pack::Cardinality::ManyToMany)
+                && ((j.left == tx
+                    && j.right == ty
+                    && j.left_columns.contains(&x.column)
+                    && j.right_columns.contains(&y.column))
+                    || (j.left == ty
+                        && j.right == tx
+                        && j.left_columns.contains(&y.column)
+                        && j.right_columns.contains(&x.column)))
+        });
+        if let Some(j) = edge {
+            // The alias whose row holds the other's.
+            let holder = if j.left_within_right == (j.left == tx) {
+                &y.alias
+            } else {
+                &x.alias
+            };
+            let nests = (j.left_within_right || j.right_within_left) && holds(holder);
+            links.push((x.alias, y.alias, nests));
+        }
+    }
+    let mut seen: BTreeSet<(String, bool)> = BTreeSet::new();
+    let mut todo = vec![(aa.clone(), false)];
+    while let Some((at, nested)) = todo.pop() {
+        if at == *ba && nested {
+            return true;
+        }
+        if !seen.insert((at.clone(), nested)) {
+            continue;
+        }
+        for (x, y, n) in &links {
+            let next = if *x == at {
+                y
+            } else if *y == at {
+                x
+            } else {
+                continue;
+            };
+            todo.push((next.clone(), nested || *n));
+        }
+    }
+    false
 }
 
 /// The (alias, column) pairs an expression reads at this level.

@@ -15,6 +15,9 @@ pub(super) struct Geo {
     pub dim: Option<u8>,
     /// Exactly one point (not a multipoint).
     pub single_point: bool,
+    /// A column of a multi-part subtype (`MultiPolygon`…): functions of one part
+    /// (`ST_ExteriorRing`) return NULL on it.
+    pub multi: bool,
     /// SRID, when known.
     pub srid: Option<i32>,
     /// Has a Z coordinate.
@@ -87,6 +90,7 @@ pub(super) fn from_type_name(
     let sub = parts.next().unwrap_or("").trim();
     let srid = parts.next().and_then(|s| s.trim().parse::<i32>().ok());
     let (mut dim, mut single, z) = from_subtype(sub);
+    let multi = sub.trim().to_ascii_lowercase().starts_with("multi");
     if dim.is_none() {
         // A generic column: the subtypes it holds, when the pack says.
         let content = pack
@@ -109,6 +113,7 @@ pub(super) fn from_type_name(
     Some(Geo {
         dim,
         single_point: single,
+        multi,
         srid: srid.or(if geography { Some(4326) } else { None }),
         z,
         geography,

@@ -16,6 +16,10 @@ use crate::pack::{Cardinality, JoinKind, SchemaPack};
 pub(super) struct Shape {
     /// Per relation (by index): its rows appear more than once in the join result.
     pub repeated: Vec<bool>,
+    /// Per relation (by index): the relations whose one row fixes its row (a project's
+    /// scenario row for each of its buses), transitively: grouped by one of those, its
+    /// values are the same on every row of a group.
+    pub fixed_by: Vec<BTreeSet<usize>>,
 }
 
 impl Shape {
@@ -284,6 +288,7 @@ pub(super) fn check(l: &mut Lint<'_>, lvl: &Level<'_>, order: &[&Expr]) -> Shape
     let n = lvl.rels.len();
     let mut shape = Shape {
         repeated: vec![false; n],
+        fixed_by: vec![BTreeSet::new(); n],
     };
     // The join tree: each joined relation hangs from the earlier one its ON condition
     // names. A join that is "many" on one side repeats every relation on the other side
@@ -320,6 +325,26 @@ pub(super) fn check(l: &mut Lint<'_>, lvl: &Level<'_>, order: &[&Expr]) -> Shape
             if (e.old_rep && !side_of_new) || (e.new_rep && side_of_new) {
                 shape.repeated[k] = true;
             }
+        }
+        if let Some(p) = e.parent {
+            // One new row per earlier row: the earlier row fixes it, and back.
+            if !e.old_rep {
+                shape.fixed_by[*i].insert(p);
+            }
+            if !e.new_rep {
+                shape.fixed_by[p].insert(*i);
+            }
+        }
+    }
+    // What fixes a relation's fixer fixes it too.
+    for _ in 0..n {
+        for k in 0..n {
+            let via: BTreeSet<usize> = shape.fixed_by[k]
+                .iter()
+                .flat_map(|&f| shape.fixed_by[f].iter().copied())
+                .filter(|&f| f != k)
+                .collect();
+            shape.fixed_by[k].extend(via);
         }
     }
     for (i, e) in effects {
@@ -566,9 +591,18 @@ fn fan_out(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape, order: &[&Expr]) {
                 }
                 // Grouped by another relation's key, each group holds each row once
                 // (grouped by the key of the summed relation, it holds one row many times).
-                let by_other_key = lvl.rels.iter().any(|r| {
+                // Unless that relation's row fixes the summed ones: then each group repeats
+                // one value once per joined row.
+                let by_other_key = lvl.rels.iter().enumerate().any(|(g, r)| {
                     !read.contains(&r.alias)
                         && super::grouping::groups_by_key_of(l, lvl, &group_cols, r)
+                        && !(shape.repeated[g]
+                            && read.iter().all(|a| {
+                                lvl.rels
+                                    .iter()
+                                    .position(|x| &x.alias == a)
+                                    .is_some_and(|k| shape.fixed_by[k].contains(&g))
+                            }))
                 });
                 let repeated =
                     !by_other_key && !read.is_empty() && all_repeated_in(lvl, shape, &read);
@@ -869,7 +903,15 @@ pub(super) fn repeated_measures(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape
             Some(crate::pack::ColumnRole::Geometry)
         )
     };
-    // Per repeated relation: its measure items, and one computed from its geometry.
+    let is_obscure = |c: &super::scope::ColRef| {
+        c.table
+            .split_once('.')
+            .and_then(|(s, t)| pack.table(s, t))
+            .is_some_and(|info| info.is_obscure(&c.column) || info.breakdown.contains(&c.column))
+    };
+    // Per repeated relation: its measure items (a coded one or a cell of a breakdown, a
+    // section's count of men aged 25 to 29, counts as two: a statistic of the parent no
+    // row-level question asks for), and one computed from its geometry.
     let mut row_side_shown = false;
     let mut measures: std::collections::BTreeMap<String, (usize, Option<&Expr>)> =
         Default::default();
@@ -887,7 +929,8 @@ pub(super) fn repeated_measures(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape
         if computed && !geometry_output(e) && read.iter().any(is_geometry) {
             measures.entry(alias).or_default().1 = Some(e);
         } else if read.iter().any(is_measure) {
-            measures.entry(alias).or_default().0 += 1;
+            let weight = if read.iter().any(is_obscure) { 2 } else { 1 };
+            measures.entry(alias).or_default().0 += weight;
         }
     }
     if !row_side_shown {
@@ -905,7 +948,7 @@ pub(super) fn repeated_measures(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape
             ))
         } else if *n >= 2 {
             Some(format!(
-                "{n} measures of {alias} are shown on every row the joins pair it with: values of another grain than the row"
+                "measures of {alias} (several, or a coded statistic of its own) are shown on every row the joins pair it with: values of another grain than the row"
             ))
         } else {
             None

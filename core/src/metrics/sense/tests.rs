@@ -720,3 +720,90 @@ fn second_blind_audit_records_are_flagged() {
         SenseCode::FakeNesting,
     );
 }
+
+#[test]
+fn sums_and_distances_the_joins_fix_are_flagged() {
+    // A project's census-boundary perimeter summed over each bus's lines: the bus fixes
+    // its scenario row, so each group adds one perimeter once per line.
+    let sql = "SELECT gb.name, COUNT(DISTINCT gl.id) AS n, \
+               ROUND(SUM(ST_Perimeter(ps.census_boundary::geography))::NUMERIC, 2) AS p \
+               FROM cim_vector.grid_bus AS gb \
+               JOIN cim_vector.project_scenario AS ps ON ps.project_id = gb.project_id AND ps.scenario_id = gb.scenario_id \
+               JOIN cim_vector.grid_line AS gl ON gb.network_id = gl.network_id AND gb.bus_id = gl.from_bus \
+               WHERE gb.network_id = 'net_milano' AND gb.scenario_id = 'baseline' AND gl.scenario_id = 'baseline' \
+               GROUP BY gb.id";
+    flags(sql, SenseCode::FanOut);
+    // The lines' own lengths per bus: each line once.
+    clean(
+        "SELECT gb.name, COUNT(DISTINCT gl.id) AS n, SUM(ST_Length(gl.geometry::geography)) AS len \
+         FROM cim_vector.grid_bus AS gb \
+         JOIN cim_vector.grid_line AS gl ON gb.network_id = gl.network_id AND gb.bus_id = gl.from_bus \
+         WHERE gb.network_id = 'net_milano' AND gb.scenario_id = 'baseline' AND gl.scenario_id = 'baseline' \
+         GROUP BY gb.id",
+    );
+    // The distance from a building to the boundary of the project its cached height
+    // belongs to: the boundary holds the building, the distance is 0.
+    flags(
+        "SELECT b.building_geometry_source, COUNT(DISTINCT b.building_id) AS n, \
+         AVG(ST_Distance(ps.project_boundary::geography, b.building_geometry::geography)) AS d \
+         FROM cim_vector.building AS b \
+         JOIN cim_raster.building_height_cache AS bhc ON b.building_id = bhc.building_id \
+         JOIN cim_vector.project_scenario AS ps ON ps.project_id = bhc.project_id AND ps.scenario_id = bhc.scenario_id \
+         WHERE bhc.scenario_id = 'densification' GROUP BY b.building_geometry_source",
+        SenseCode::IncoherentAnalysis,
+    );
+    // A line's distance to the bus it leaves from is a topology check, not a constant.
+    clean(
+        "SELECT gl.name, ROUND(ST_Distance(gl.geometry::geography, gb.geometry::geography)::NUMERIC, 1) AS gap_m \
+         FROM cim_vector.grid_line AS gl \
+         JOIN cim_vector.grid_bus AS gb ON gb.network_id = gl.network_id AND gb.bus_id = gl.from_bus \
+         WHERE gl.network_id = 'net_milano' AND gl.scenario_id = 'baseline' AND gb.scenario_id = 'baseline' \
+         ORDER BY gap_m DESC LIMIT 10",
+    );
+}
+
+#[test]
+fn third_blind_audit_records_are_flagged() {
+    // A section's count of men aged 25–29 beside each of its buildings.
+    flags(
+        "SELECT b.building_id, cg.p35 FROM cim_census.census_geo AS cg \
+         JOIN cim_vector.building AS b ON b.census_id = cg.sez2011 \
+         WHERE ST_DWithin(b.building_geometry::geography, ST_GeomFromText('POINT(9.1958 45.4679)', 4326)::geography, 600) \
+         AND cg.comune = 'Milano' ORDER BY b.building_id",
+        SenseCode::IncoherentAnalysis,
+    );
+    // Its total population is the context a seed gives.
+    clean(
+        "SELECT gb.bus_id, cg.sez2011, cg.comune, cg.p1 FROM cim_vector.grid_bus gb \
+         JOIN cim_census.census_geo cg ON ST_Intersects(gb.geometry, cg.geometry) \
+         WHERE gb.network_id = 'net_torino' AND gb.scenario_id = 'baseline'",
+    );
+    // One polygon's ring of a MultiPolygon column is NULL.
+    flags(
+        "SELECT cg.sez2011, ST_ExteriorRing(cg.geometry) AS ring FROM cim_census.census_geo AS cg WHERE cg.comune = 'Milano'",
+        SenseCode::NoOp,
+    );
+    clean(
+        "SELECT ps.project_name, ST_ExteriorRing(ps.project_boundary) AS ring FROM cim_vector.project_scenario AS ps \
+         WHERE ps.scenario_id = 'baseline'",
+    );
+    // A line never crosses a point.
+    flags(
+        "SELECT gl.name, ST_Crosses(gl.geometry, gb.geometry) AS c FROM cim_vector.grid_line AS gl \
+         JOIN cim_vector.grid_bus AS gb ON gb.network_id = gl.network_id AND gb.bus_id = gl.to_bus \
+         WHERE gl.scenario_id = 'baseline' AND gb.scenario_id = 'baseline'",
+        SenseCode::AlwaysFalsePredicate,
+    );
+    // Buses outside a 300 m box in Milan, counted in every project.
+    flags(
+        "SELECT gb.project_id, COUNT(*) AS n FROM cim_vector.grid_bus AS gb \
+         WHERE ST_Disjoint(gb.geometry, ST_MakeEnvelope(9.1830, 45.4597, 9.1877, 45.4645, 4326)) \
+         AND gb.zone = 'MV' AND gb.scenario_id = 'baseline' GROUP BY gb.project_id",
+        SenseCode::IncoherentAnalysis,
+    );
+    clean(
+        "SELECT gb.bus_id, gb.name FROM cim_vector.grid_bus AS gb \
+         WHERE ST_Disjoint(gb.geometry, ST_MakeEnvelope(9.1830, 45.4597, 9.1877, 45.4645, 4326)) \
+         AND gb.network_id = 'net_milano' AND gb.scenario_id = 'baseline'",
+    );
+}
