@@ -2,7 +2,7 @@
 //! ("of project 'x'", "inside the box …", "with height above 20") or reads as a clause
 //! ("where the bus is in service"); joins read by what they mean.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{join_list, strip_the, Ctx, BOOLEAN_FUNCTIONS};
 use crate::pack::JoinKind;
@@ -182,6 +182,21 @@ fn participle(f: &str) -> &'static str {
     }
 }
 
+/// A correlation equality of a subquery: (filter index, inner column, outer column).
+type Equality = (usize, String, String);
+
+/// Correlation equalities that together are one multi-column key edge of the pack.
+struct EdgeCorrelation {
+    /// Indices of the filters that make it.
+    filters: Vec<usize>,
+    /// The subquery's relation.
+    inner: String,
+    /// The outer relation's noun.
+    outer_noun: String,
+    /// What an inner row is to the outer one, when the edge names it ("end bus").
+    role: Option<String>,
+}
+
 impl Ctx<'_> {
     /// The rows of a level: its first relation's noun with its conditions, its joins, its
     /// clauses.
@@ -228,12 +243,22 @@ impl Ctx<'_> {
                 }
             }
         }
-        for f in &q.filters {
-            let a = match self.correlation(q, f) {
-                Some((inner, outer)) => {
+        let edges = self.edge_correlations(q);
+        for (k, f) in q.filters.iter().enumerate() {
+            let a = match (
+                edges.iter().find(|e| e.filters.contains(&k)),
+                self.correlation(q, f),
+            ) {
+                // The equalities of a multi-column key edge read as one "of the <outer>".
+                (Some(e), _) if e.filters[0] == k => Attach::Rel(
+                    e.inner.clone(),
+                    Modifier::Phrase(format!("of the {}", e.outer_noun)),
+                ),
+                (Some(_), _) => continue,
+                (None, Some((inner, outer))) => {
                     Attach::Rel(inner, Modifier::Phrase(format!("of the {outer}")))
                 }
-                None => self.attach(f),
+                (None, None) => self.attach(f),
             };
             place(a, &mut mods, &mut same, &mut clauses);
         }
@@ -465,6 +490,182 @@ impl Ctx<'_> {
                         && e.right_columns[0] == *ic))
         });
         along.then(|| (inner.clone(), self.noun(outer)))
+    }
+
+    /// `EXISTS` of one relation tied to an outer row by a spatial predicate, read from the
+    /// outer geometry: "the line route intersects a census section in 'Milano'", "the
+    /// footprint lies within 50 m of no grid bus".
+    fn spatial_exists(&self, query: &SelectPlan, negated: bool) -> Option<String> {
+        let [r] = query.from.as_slice() else {
+            return None;
+        };
+        let (k, f, args) = query
+            .filters
+            .iter()
+            .enumerate()
+            .find_map(|(k, c)| match c {
+                PlanExpr::Call { function, args }
+                    if BOOLEAN_FUNCTIONS.contains(&function.as_str()) =>
+                {
+                    Some((k, function.as_str(), args))
+                }
+                _ => None,
+            })?;
+        let side = |e: &PlanExpr| bare_column(e).map(|(rel, _)| rel == r.alias);
+        let (outer, f) = match (side(args.first()?), side(args.get(1)?)) {
+            (Some(false), Some(true)) => (&args[0], f),
+            (Some(true), Some(false)) => (&args[1], converse(f)),
+            _ => return None,
+        };
+        let mut rest = query.clone();
+        let inner = args
+            .iter()
+            .find_map(|a| bare_column(a).filter(|(rel, _)| *rel == r.alias));
+        rest.filters.remove(k);
+        // Another row of the same table: "another building", not "where the building is a
+        // different one from the building".
+        let outer_alias = bare_column(outer).map(|(rel, _)| rel.to_string());
+        let same_table = outer_alias
+            .as_ref()
+            .is_some_and(|o| self.bases.get(o) == self.bases.get(&r.alias));
+        let before = rest.filters.len();
+        if same_table {
+            rest.filters.retain(|c| {
+                !matches!(c, PlanExpr::Compare { op: CompareOp::NotEq, left, right }
+                    if matches!((left.as_ref(), right.as_ref()),
+                        (PlanExpr::Column { column: a, .. }, PlanExpr::Column { column: b, .. }) if a == b))
+            });
+        }
+        let other = same_table && rest.filters.len() < before;
+        let noun = self.noun(&r.alias);
+        let article = match (negated, other) {
+            (true, true) => "no other",
+            (true, false) => "no",
+            (false, true) => "another",
+            (false, false) if noun.starts_with(['a', 'e', 'i', 'o', 'u']) => "an",
+            (false, false) => "a",
+        };
+        let them = format!("{article} {}", self.scope(&rest, &noun));
+        // Which of its geometries, when the table has several (a project's boundary).
+        let them = match inner {
+            Some((rel, column)) if self.geometry_columns(rel) > 1 => {
+                format!(
+                    "the {} of {them}",
+                    strip_the(&self.column_phrase(rel, column))
+                )
+            }
+            _ => them,
+        };
+        let g = self.expr(outer);
+        Some(match f {
+            "ST_Intersects" => format!("{g} intersects {them}"),
+            "ST_DWithin" => {
+                let d = args.get(2).map(|d| self.expr(d)).unwrap_or_default();
+                format!("{g} lies within {d} m of {them}")
+            }
+            "ST_Within" | "ST_CoveredBy" => format!("{g} lies in {them}"),
+            "ST_Contains" => format!("{g} contains {them}"),
+            "ST_Covers" => format!("{g} covers {them}"),
+            "ST_Touches" => format!("{g} touches {them}"),
+            "ST_Overlaps" => format!("{g} overlaps {them}"),
+            "ST_Crosses" => format!("{g} crosses {them}"),
+            _ => return None,
+        })
+    }
+
+    /// How many geometry columns the table behind `alias` has.
+    fn geometry_columns(&self, alias: &str) -> usize {
+        self.bases
+            .get(alias)
+            .and_then(|b| b.split_once('.'))
+            .and_then(|(s, t)| self.pack.table(s, t))
+            .map(|t| {
+                t.columns
+                    .iter()
+                    .filter(|(_, ty)| matches!(ty, SqlType::Geometry(_)))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Correlations of a subquery with an outer relation that together are a key edge of
+    /// several columns (a line's network and start bus equal to a bus's): the filters'
+    /// indices, the inner alias, the outer relation's noun and what an inner row is to the
+    /// outer one when the edge names it ("end bus").
+    fn edge_correlations(&self, q: &SelectPlan) -> Vec<EdgeCorrelation> {
+        let here = |x: &str| q.from.iter().any(|r| r.alias == x);
+        // (inner, outer) → [(filter index, inner column, outer column)]
+        let mut groups: BTreeMap<(String, String), Vec<Equality>> = BTreeMap::new();
+        for (k, f) in q.filters.iter().enumerate() {
+            let PlanExpr::Compare {
+                op: CompareOp::Eq,
+                left,
+                right,
+            } = f
+            else {
+                continue;
+            };
+            let (PlanExpr::Column { rel: a, column: ca }, PlanExpr::Column { rel: b, column: cb }) =
+                (left.as_ref(), right.as_ref())
+            else {
+                continue;
+            };
+            let ((inner, ic), (outer, oc)) = match (here(a), here(b)) {
+                (true, false) => ((a, ca), (b, cb)),
+                (false, true) => ((b, cb), (a, ca)),
+                _ => continue,
+            };
+            groups
+                .entry((inner.to_string(), outer.to_string()))
+                .or_default()
+                .push((k, ic.clone(), oc.clone()));
+        }
+        let mut out = Vec::new();
+        for ((inner, outer), eqs) in groups {
+            let (Some(ib), Some(ob)) = (self.bases.get(&inner), self.bases.get(&outer)) else {
+                continue;
+            };
+            let edge = self.pack.data().joins.iter().find(|e| {
+                e.kind == JoinKind::Key && e.left_columns.len() > 1 && {
+                    let pairs: Vec<(&String, &String)> = if e.left == *ib && e.right == *ob {
+                        e.left_columns.iter().zip(&e.right_columns).collect()
+                    } else if e.left == *ob && e.right == *ib {
+                        e.right_columns.iter().zip(&e.left_columns).collect()
+                    } else {
+                        return false;
+                    };
+                    pairs
+                        .iter()
+                        .all(|(i, o)| eqs.iter().any(|(_, ic, oc)| ic == *i && oc == *o))
+                }
+            });
+            if let Some(e) = edge {
+                let cols: Vec<&String> = if e.left == *ib {
+                    e.left_columns.iter().collect()
+                } else {
+                    e.right_columns.iter().collect()
+                };
+                let ks: Vec<usize> = eqs
+                    .iter()
+                    .filter(|(_, ic, _)| cols.contains(&ic))
+                    .map(|(k, _, _)| *k)
+                    .collect();
+                let role = e.phrases.as_ref().and_then(|p| {
+                    if e.right == *ib {
+                        p.forward_noun.clone()
+                    } else {
+                        p.backward_noun.clone()
+                    }
+                });
+                out.push(EdgeCorrelation {
+                    filters: ks,
+                    inner,
+                    outer_noun: self.noun(&outer),
+                    role,
+                });
+            }
+        }
+        out
     }
 
     /// A CTE's or derived table's filters (read as the outer relation's) and its top-N.
@@ -896,11 +1097,25 @@ impl Ctx<'_> {
                 let Some(r) = query.from.first() else {
                     return String::new();
                 };
-                format!(
-                    "there is {} {}",
-                    if *negated { "no" } else { "a" },
-                    self.scope(query, &self.noun(&r.alias))
-                )
+                if let Some(c) = self.spatial_exists(query, *negated) {
+                    return c;
+                }
+                // What the row is to the outer one, when its edge names it ("an end bus
+                // of the grid line").
+                let noun = self
+                    .edge_correlations(query)
+                    .into_iter()
+                    .find(|e| e.inner == r.alias)
+                    .and_then(|e| e.role)
+                    .unwrap_or_else(|| self.noun(&r.alias));
+                let article = if *negated {
+                    "no"
+                } else if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                format!("there is {article} {}", self.scope(query, &noun))
             }
             PlanExpr::Compare { op, left, right } => {
                 if let (
