@@ -406,7 +406,9 @@ impl Catalog {
                     .filter_map(|c| Some((c.name.clone(), c.unit.clone()?)))
                     .collect(),
                 numeric,
-                obscure: info.obscure.iter().cloned().collect(),
+                // Cells of a breakdown (men aged 25 to 29) are drawn as rarely: the
+                // headline figures (total population, housing units) are what people ask.
+                obscure: info.obscure.iter().chain(&info.breakdown).cloned().collect(),
                 occasional: info
                     .columns
                     .iter()

@@ -907,7 +907,9 @@ impl Vary<'_, '_> {
             .filter(|((c, _), r)| **r == role && !read.contains(c))
             .map(|((c, _), _)| c.clone())
             .collect();
-        super::catalog::thin_obscure(self.rng, &mut options, |c| info.is_obscure(c));
+        super::catalog::thin_obscure(self.rng, &mut options, |c| {
+            info.is_obscure(c) || info.breakdown.contains(c)
+        });
         options
     }
 
