@@ -408,7 +408,12 @@ impl Catalog {
                 numeric,
                 // Cells of a breakdown (men aged 25 to 29) are drawn as rarely: the
                 // headline figures (total population, housing units) are what people ask.
-                obscure: info.obscure.iter().chain(&info.breakdown).cloned().collect(),
+                obscure: info
+                    .obscure
+                    .iter()
+                    .chain(&info.breakdown)
+                    .cloned()
+                    .collect(),
                 occasional: info
                     .columns
                     .iter()

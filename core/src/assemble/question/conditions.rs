@@ -573,6 +573,64 @@ impl Ctx<'_> {
         })
     }
 
+    /// `x.k IN (SELECT y.k …)` along a key edge of the pack, read by what it means: "the
+    /// building has a cached building height in scenario 'baseline' …", "the building lies
+    /// in a census section with …" (an edge whose left rows lie in the right ones).
+    fn key_in(&self, expr: &PlanExpr, query: &SelectPlan, negated: bool) -> Option<String> {
+        let (
+            PlanExpr::Column {
+                rel: outer,
+                column: oc,
+            },
+            Some(r),
+        ) = (expr, query.from.first())
+        else {
+            return None;
+        };
+        let Some(PlanExpr::Column {
+            rel: inner,
+            column: ic,
+        }) = query.items.first().map(|i| &i.expr)
+        else {
+            return None;
+        };
+        if inner != &r.alias || query.from.len() != 1 {
+            return None;
+        }
+        let (ob, ib) = (self.bases.get(outer)?, self.bases.get(inner)?);
+        // One column pair of a key edge (a building's id and its property records' of any
+        // level of detail).
+        let pairs = |e: &crate::pack::JoinEdge, l: &String, r: &String| {
+            e.left_columns
+                .iter()
+                .zip(&e.right_columns)
+                .any(|(a, b)| a == l && b == r)
+        };
+        let edge = self.pack.data().joins.iter().find(|e| {
+            e.kind == JoinKind::Key
+                && e.cardinality != Some(crate::pack::Cardinality::ManyToMany)
+                && ((e.left == *ob && e.right == *ib && pairs(e, oc, ic))
+                    || (e.left == *ib && e.right == *ob && pairs(e, ic, oc)))
+        })?;
+        let noun = self.noun(&r.alias);
+        let article = if negated {
+            "no"
+        } else if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        let them = format!("{article} {}", self.scope(query, &noun));
+        let who = self.noun(outer);
+        Some(if edge.left_within_right && edge.left == *ob {
+            format!("the {who} lies in {them}")
+        } else if edge.left_within_right {
+            format!("the {who} contains {them}")
+        } else {
+            format!("the {who} has {them}")
+        })
+    }
+
     /// How many geometry columns the table behind `alias` has.
     fn geometry_columns(&self, alias: &str) -> usize {
         self.bases
@@ -1081,6 +1139,9 @@ impl Ctx<'_> {
                 let Some(r) = query.from.first() else {
                     return String::new();
                 };
+                if let Some(c) = self.key_in(expr, query, *negated) {
+                    return c;
+                }
                 let col = query
                     .items
                     .first()
