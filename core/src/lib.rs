@@ -278,6 +278,10 @@ pub enum GenerateError {
     /// the pack does not have.
     #[error("invalid plan: {0}")]
     InvalidPlan(String),
+    /// The plan's question cannot tell two of its outputs apart (both read "the number of
+    /// buildings"): a question that says one thing twice misstates the SQL.
+    #[error("the question would say {0:?} for two outputs")]
+    AmbiguousQuestion(String),
     /// A generation setting is out of range (checked once, when the pipeline, generator or
     /// selector is built).
     #[error("invalid setting {name}: {reason}")]

@@ -801,8 +801,10 @@ impl Generator<'_> {
         if planned_match(&plan) < opts.thresholds.complexity_match {
             return dropped("structure_mismatch");
         }
-        let Ok(assembled) = self.assembler.assemble(self.pack, &plan) else {
-            return Outcome::Rejected("assembly_failed");
+        let assembled = match self.assembler.assemble(self.pack, &plan) {
+            Ok(a) => a,
+            Err(GenerateError::AmbiguousQuestion(_)) => return dropped("question_ambiguous"),
+            Err(_) => return Outcome::Rejected("assembly_failed"),
         };
         if seen_sql.contains(&assembled.sql) {
             return dropped("duplicate_sql");

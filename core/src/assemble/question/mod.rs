@@ -50,6 +50,8 @@ struct Ctx<'p> {
     /// A setting every relation of the main query shares ("in scenario 'baseline'", "at
     /// LOD 2"): the question opens with it instead of narrating it after the joins.
     setting: std::cell::RefCell<Vec<String>>,
+    /// A phrase the main query's outputs would say twice.
+    ambiguous: std::cell::RefCell<Option<String>>,
 }
 
 fn singular(pack: &SchemaPack, key: &str) -> String {
@@ -675,6 +677,7 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
         default_srid: pack.data().default_srid.map(|s| s.to_string()),
         in_arith: std::cell::Cell::new(0),
         setting: std::cell::RefCell::new(Vec::new()),
+        ambiguous: std::cell::RefCell::new(None),
         grouped: BTreeMap::new(),
         bodies: BTreeMap::new(),
         resolving: std::cell::Cell::new(0),
@@ -757,6 +760,9 @@ pub fn phrase_question(pack: &SchemaPack, plan: &QueryPlan) -> Result<String, Ge
         .replace("{outputs}", &parts.outputs)
         .replace("{rows}", &parts.rows)
         .replace("{rest}", &parts.rest);
+    if let Some(p) = ctx.ambiguous.borrow().clone() {
+        return Err(GenerateError::AmbiguousQuestion(p));
+    }
     let setting = ctx.setting.borrow();
     if setting.is_empty() {
         return Ok(capitalise(&q));
@@ -860,6 +866,12 @@ impl Ctx<'_> {
                 .filter(|e| !is_count(e))
                 .map(|e| self.output(e))
                 .collect();
+            // Two counts of the subject, or a count said again among the others.
+            let counts = outputs.iter().filter(|e| is_count(e)).count();
+            let subject = format!("the number of {}", self.plural_of(first));
+            if counts > 1 || others.contains(&subject) {
+                self.ambiguous.replace(Some(subject));
+            }
             let with = if others.is_empty() {
                 String::new()
             } else {
@@ -877,6 +889,14 @@ impl Ctx<'_> {
             };
         }
         let phrases: Vec<String> = outputs.iter().map(|e| self.output(e)).collect();
+        if let Some(p) = phrases
+            .iter()
+            .enumerate()
+            .find(|(i, p)| phrases[..*i].contains(p))
+            .map(|(_, p)| p)
+        {
+            self.ambiguous.replace(Some(p.clone()));
+        }
         let stored = |e: &PlanExpr| matches!(e, PlanExpr::Column { .. });
         let computed_first: Vec<String> = outputs
             .iter()
@@ -1018,7 +1038,12 @@ impl Ctx<'_> {
                 ("distance", Some(_), false) => Some("nearest"),
                 _ => None,
             };
-            if i == 0 && clash {
+            // A count orders by "most" and "fewest": "most buildings first".
+            let counted = key.strip_prefix("number of ").map(str::to_string);
+            if let (0, Some(c), None) = (i, &counted, q.limit) {
+                let w = if *desc { "most" } else { "fewest" };
+                parts.push(format!(", {w} {c} first"));
+            } else if i == 0 && clash {
                 let w = word.unwrap_or_default();
                 match (q.limit, w) {
                     (Some(1), _) => parts.push(format!(", only the first by {key} ({w} first)")),

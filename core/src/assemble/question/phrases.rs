@@ -312,16 +312,37 @@ impl Ctx<'_> {
 
     /// A point or box label: nothing for the pack's default SRID.
     fn srid_label(&self, srid: &str) -> String {
-        if self.default_srid.as_deref() == Some(srid) {
+        if srid.is_empty() || self.default_srid.as_deref() == Some(srid) {
             String::new()
         } else {
             format!(" in EPSG:{srid}")
         }
     }
 
+    /// " in central Milan": the place of the pack's area a literal point lies in (its
+    /// extent with a margin of about a kilometre), so that a reader knows where it is.
+    fn place_of(&self, x: &str, y: &str) -> String {
+        const MARGIN: f64 = 0.01;
+        let (Ok(x), Ok(y)) = (x.parse::<f64>(), y.parse::<f64>()) else {
+            return String::new();
+        };
+        self.pack
+            .data()
+            .areas
+            .iter()
+            .find(|a| {
+                let [x0, y0, x1, y1] = a.extent;
+                x >= x0 - MARGIN && x <= x1 + MARGIN && y >= y0 - MARGIN && y <= y1 + MARGIN
+            })
+            .map(|a| format!(" in {}", a.place))
+            .unwrap_or_default()
+    }
+
     fn call(&self, f: &str, args: &[PlanExpr]) -> String {
         let a = |i: usize| args.get(i).map(|x| self.expr(x)).unwrap_or_default();
-        let pt = |x: &str, y: &str, srid: &str| format!("({x}, {y}){}", self.srid_label(srid));
+        let pt = |x: &str, y: &str, srid: &str| {
+            format!("({x}, {y}){}{}", self.srid_label(srid), self.place_of(x, y))
+        };
         let u = |i: usize| args.get(i).map(|x| self.unit(x)).unwrap_or_default();
         // What a measurement measures: the geometry, without the cast or reprojection its
         // unit already states.
@@ -422,22 +443,36 @@ impl Ctx<'_> {
             "ST_Disjoint" => format!("{} is disjoint from {}", a(0), a(1)),
             "ST_Crosses" => format!("{} crosses {}", a(0), a(1)),
             "ST_Equals" => format!("{} is spatially equal to {}", a(0), a(1)),
-            "ST_MakeEnvelope" => format!(
-                "the box ({}, {})–({}, {}){}",
-                a(0),
-                a(1),
-                a(2),
-                a(3),
-                self.srid_label(&a(4))
-            ),
+            "ST_MakeEnvelope" => {
+                let mid = |i: usize, j: usize| {
+                    let (p, q) = (a(i).parse::<f64>().ok()?, a(j).parse::<f64>().ok()?);
+                    Some(format!("{}", (p + q) / 2.0))
+                };
+                let place = match (mid(0, 2), mid(1, 3)) {
+                    (Some(x), Some(y)) => self.place_of(&x, &y),
+                    _ => String::new(),
+                };
+                format!(
+                    "the box ({}, {})–({}, {}){}{place}",
+                    a(0),
+                    a(1),
+                    a(2),
+                    a(3),
+                    self.srid_label(&a(4))
+                )
+            }
             "ST_SetSRID" => match args.first() {
                 Some(PlanExpr::Call {
                     function,
                     args: inner,
-                }) if function == "ST_MakePoint" => format!(
-                    "the point {}",
-                    pt(&self.expr(&inner[0]), &self.expr(&inner[1]), &a(1))
-                ),
+                }) if function == "ST_MakePoint"
+                    || (function == "ST_Point" && inner.len() == 2) =>
+                {
+                    format!(
+                        "the point {}",
+                        pt(&self.expr(&inner[0]), &self.expr(&inner[1]), &a(1))
+                    )
+                }
                 // A geometry written without SRID, given the default one: the point itself.
                 Some(PlanExpr::Call { function, .. })
                     if function == "ST_GeomFromGeoJSON" && self.srid_label(&a(1)).is_empty() =>
@@ -446,14 +481,19 @@ impl Ctx<'_> {
                 }
                 _ => format!("{} as EPSG:{}", a(0), a(1)),
             },
-            "ST_MakePoint" => format!("the point ({}, {})", a(0), a(1)),
+            "ST_MakePoint" => format!(
+                "the point ({}, {}){}",
+                a(0),
+                a(1),
+                self.place_of(&a(0), &a(1))
+            ),
             "ST_Point" => format!("the point {}", pt(&a(0), &a(1), &a(2))),
             "ST_GeomFromText" => match args.first().and_then(point_text) {
                 Some((x, y)) => format!("the point {}", pt(&x, &y, &a(1))),
                 None => format!("the geometry {}{}", a(0), self.srid_label(&a(1))),
             },
             "ST_GeomFromGeoJSON" => match args.first().and_then(point_text) {
-                Some((x, y)) => format!("the point ({x}, {y})"),
+                Some((x, y)) => format!("the point ({x}, {y}){}", self.place_of(&x, &y)),
                 None => format!("the GeoJSON geometry {}", a(0)),
             },
             "ST_MakeLine" => format!("the line from {} to {}", a(0), strip_the(&a(1))),
