@@ -314,6 +314,7 @@ impl TokenSelector for PackSelector {
                 if let Some(mut p) = self.seed_variant(pack, row, &mut seed_rng) {
                     // A seed that lists buses of every scenario is scoped like the rest.
                     versions::scope_versions(&self.cat, &mut p.ctes, &mut p.main, &mut seed_rng);
+                    versions::scope_levels(&self.cat, &mut p.ctes, &mut p.main, &mut seed_rng);
                     return Ok(p);
                 }
             }
@@ -335,6 +336,7 @@ impl TokenSelector for PackSelector {
         // Scoping and rounding change no feature: made once, on the plan that won.
         best.map(|(_, mut p)| {
             versions::scope_versions(&self.cat, &mut p.ctes, &mut p.main, rng);
+            versions::scope_levels(&self.cat, &mut p.ctes, &mut p.main, rng);
             rounding::round_measures(&mut p.main, &self.cat, rng);
             p
         })

@@ -329,3 +329,123 @@ fn for_each_subquery_mut(p: &mut SelectPlan, f: &mut dyn FnMut(&mut SelectPlan))
         }
     }
 }
+
+/// One level of detail per relation of a table with levels (a building has one row per
+/// level of detail): every relation at the statement's levels (the main query, CTE bodies,
+/// derived tables) whose level column nothing compares, joins, groups or outputs reads
+/// one level, as the seeds' "level-of-detail 0 buildings" do. Without it a footprint is
+/// summed, collected and listed once per level. The level is the domain's lowest half of
+/// the time (the seeds' usual LOD 0), else any.
+pub(crate) fn scope_levels(
+    cat: &Catalog,
+    ctes: &mut [CtePlan],
+    main: &mut SelectPlan,
+    rng: &mut ChaCha8Rng,
+) {
+    for c in ctes.iter_mut() {
+        pin_levels(cat, &mut c.body, rng);
+    }
+    pin_levels(cat, main, rng);
+}
+
+fn pin_levels(cat: &Catalog, p: &mut SelectPlan, rng: &mut ChaCha8Rng) {
+    for r in &mut p.from {
+        if let Source::Derived { query } = &mut r.source {
+            pin_levels(cat, query, rng);
+        }
+    }
+    let mut pins = Vec::new();
+    // The level another relation of the table already reads here, else the one drawn.
+    let mut drawn: Vec<(String, i64)> = Vec::new();
+    for r in &p.from {
+        if let Some(t) = cat.tables.iter().find(|t| t.key == r.base) {
+            if let Some((_, level)) = &t.levels {
+                let col = PlanExpr::column(&r.alias, level);
+                let fixed = p
+                    .filters
+                    .iter()
+                    .chain(
+                        p.from
+                            .iter()
+                            .filter_map(|x| x.join.as_ref())
+                            .flat_map(|j| &j.on),
+                    )
+                    .find_map(|f| match f {
+                        PlanExpr::Compare {
+                            op: CompareOp::Eq,
+                            left,
+                            right,
+                        } if **left == col => match right.as_ref() {
+                            PlanExpr::Literal {
+                                value: Literal::Number(n),
+                            } => n.parse::<i64>().ok(),
+                            _ => None,
+                        },
+                        _ => None,
+                    });
+                if let Some(v) = fixed {
+                    drawn.push((r.base.clone(), v));
+                }
+            }
+        }
+    }
+    for r in &p.from {
+        if !matches!(r.source, Source::Table { .. }) {
+            continue;
+        }
+        let Some(t) = cat.tables.iter().find(|t| t.key == r.base) else {
+            continue;
+        };
+        let Some((_, level)) = &t.levels else {
+            continue;
+        };
+        let Some((min, max)) = t.filters.iter().find_map(|f| match f {
+            super::catalog::Filterable::Range {
+                column, min, max, ..
+            } if column == level => Some((*min as i64, *max as i64)),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let col = PlanExpr::column(&r.alias, level);
+        let mut read = false;
+        let mut visit = |e: &PlanExpr| read |= mentions(e, &col);
+        p.items.iter().for_each(|i| visit(&i.expr));
+        p.filters.iter().for_each(&mut visit);
+        p.group_by.iter().for_each(&mut visit);
+        p.having.iter().for_each(&mut visit);
+        p.order_by.iter().for_each(|(e, _)| visit(e));
+        p.from
+            .iter()
+            .filter_map(|x| x.join.as_ref())
+            .flat_map(|j| &j.on)
+            .for_each(&mut visit);
+        if read {
+            continue;
+        }
+        // Two relations of one table (pairs of buildings) read the same level.
+        let value = match drawn.iter().find(|(b, _)| *b == r.base) {
+            Some((_, v)) => *v,
+            None => {
+                let v = if rng.random_bool(0.5) {
+                    min
+                } else {
+                    rng.random_range(min..=max)
+                };
+                drawn.push((r.base.clone(), v));
+                v
+            }
+        };
+        pins.push(PlanExpr::compare(
+            CompareOp::Eq,
+            col,
+            PlanExpr::number(value.to_string()),
+        ));
+    }
+    p.filters.extend(pins);
+}
+
+/// Whether `e` reads `col` anywhere (subqueries aside).
+fn mentions(e: &PlanExpr, col: &PlanExpr) -> bool {
+    e == col || e.children().into_iter().any(|c| mentions(c, col))
+}
