@@ -1222,7 +1222,8 @@ impl SchemaPack {
     }
 
     /// Whether pinning `pinned` of `pinned_table` to `value` leaves `column` of `table` one
-    /// value: the value names one of the pack's areas (its id or name: a project), the
+    /// value: the value names one of the pack's areas (its id or name: a project; or one of
+    /// its `identifiers`: the project's network), the
     /// areas with that value agree on it, and the dependency holds over all its areas (no
     /// two places alike in the pinned column differ in this one). A project's id fixes its
     /// city and network; a region or a city may hold places the pack does not list, so
@@ -1233,12 +1234,14 @@ impl SchemaPack {
         table: &str,
         column: &str,
     ) -> bool {
-        if !self
-            .data
-            .areas
-            .iter()
-            .any(|a| a.id == value || a.name == value)
-        {
+        let names = |a: &sample::Area| {
+            a.id == value
+                || a.name == value
+                || a.identifiers.iter().any(|c| {
+                    c == pinned && a.value(pinned_table, c).and_then(|v| v.as_str()) == Some(value)
+                })
+        };
+        if !self.data.areas.iter().any(names) {
             return false;
         }
         let of = |t: &str, c: &str| self.area_values.get(t).and_then(|m| m.get(c));

@@ -37,6 +37,11 @@ pub struct Area {
     /// When set, only these tables (`schema.table`) have rows in this area.
     #[serde(default)]
     pub only_tables: Option<Vec<String>>,
+    /// Columns of `values`, besides the id and name, whose value names this area alone (a
+    /// project's own grid network): a filter on one fixes every other value of the area.
+    /// A city or a region may hold places the pack does not list: never one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identifiers: Vec<String>,
 }
 
 impl Area {

@@ -204,6 +204,19 @@ impl Catalog {
             .collect()
     }
 
+    /// The metric SRID most of the pack's areas use (the first of the most used ones).
+    pub fn common_metric_srid(&self) -> Option<i32> {
+        let mut counts: BTreeMap<i32, (usize, usize)> = BTreeMap::new();
+        for (i, a) in self.areas.iter().enumerate() {
+            let e = counts.entry(a.metric_srid).or_insert((0, i));
+            e.0 += 1;
+        }
+        counts
+            .into_iter()
+            .max_by_key(|(_, (n, first))| (*n, std::cmp::Reverse(*first)))
+            .map(|(s, _)| s)
+    }
+
     pub fn area_bound(&self, t: usize, column: &str) -> bool {
         self.area_bound
             .get(t)

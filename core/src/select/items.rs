@@ -724,8 +724,11 @@ impl Attempt<'_> {
                     ("ST_IsValid", Out::Bool),
                     ("ST_IsValid", Out::Bool),
                     ("ST_IsValidReason", Out::Other),
-                    ("ST_MakeValid", Out::Other),
                 ];
+                // A line is invalid only when collapsed: repairing lines returns them.
+                if a.kind == Polygonal {
+                    opts.push(("ST_MakeValid", Out::Other));
+                }
                 if a.kind == Lineal {
                     opts.extend([("ST_IsClosed", Out::Bool), ("ST_IsSimple", Out::Bool)]);
                 }

@@ -1024,7 +1024,12 @@ impl<'a> Attempt<'a> {
     pub(crate) fn metric_srid(&mut self) -> PlanExpr {
         match self.area_index() {
             Some(i) => PlanExpr::number(self.cat.areas[i].metric_srid.to_string()),
-            None => self.quantity("@metric_srid", true),
+            // Rows of every area: the CRS most of them measure in (a zone suited to few
+            // of them is no metric choice).
+            None => match self.cat.common_metric_srid() {
+                Some(s) => PlanExpr::number(s.to_string()),
+                None => self.quantity("@metric_srid", true),
+            },
         }
     }
 

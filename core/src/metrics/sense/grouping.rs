@@ -498,7 +498,7 @@ pub(super) fn check(
         for (e, _) in &outputs {
             for_each_local(e, &mut |x| {
                 if let Expr::Function(f) = x {
-                    aggregated |= f.over.is_none() && is_aggregate(pack, &fn_name(f));
+                    aggregated |= aggregate_call(pack, f);
                 }
             });
         }
@@ -670,6 +670,16 @@ pub(super) fn check(
 
 /// Whether `name` (lower case) is an aggregate: a PostgreSQL builtin one, or one the
 /// pack's catalogue declares.
+/// Whether a call aggregates rows: an aggregate's name, and not the scalar overload of a
+/// function that has both (`ST_MakeLine(a, b)`, `ST_Union(a, b)`, `ST_Collect(a, b)` take
+/// two geometries of one row).
+pub(super) fn aggregate_call(pack: &crate::pack::SchemaPack, f: &sqlparser::ast::Function) -> bool {
+    let name = fn_name(f);
+    let pairwise =
+        matches!(name.as_str(), "st_makeline" | "st_union" | "st_collect") && args_of(f).len() >= 2;
+    f.over.is_none() && !pairwise && is_aggregate(pack, &name)
+}
+
 pub(super) fn is_aggregate(pack: &crate::pack::SchemaPack, name: &str) -> bool {
     crate::sql::builtins::is_aggregate(name)
         || pack.function(name).is_some_and(|(_, sigs)| {

@@ -920,7 +920,12 @@ pub(super) fn repeated_measures(l: &mut Lint<'_>, lvl: &Level<'_>, shape: &Shape
         if read.is_empty() {
             continue;
         }
-        if read.iter().any(|c| !repeated(&c.alias)) {
+        // A value of the row's own (or of two relations at once: the straight line
+        // between a line's two end buses) belongs to the row.
+        if read
+            .iter()
+            .any(|c| !repeated(&c.alias) || c.alias != read[0].alias)
+        {
             row_side_shown = true;
             continue;
         }
@@ -984,8 +989,11 @@ fn aggregates(pack: &SchemaPack, exprs: &[&Expr], windows: bool) -> bool {
     for e in exprs {
         for_each_local(e, &mut |x| {
             if let Expr::Function(f) = x {
-                found |= (windows || f.over.is_none())
-                    && super::grouping::is_aggregate(pack, &fn_name(f));
+                found |= if f.over.is_some() {
+                    windows && super::grouping::is_aggregate(pack, &fn_name(f))
+                } else {
+                    super::grouping::aggregate_call(pack, f)
+                };
             }
         });
     }

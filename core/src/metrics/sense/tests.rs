@@ -807,3 +807,29 @@ fn third_blind_audit_records_are_flagged() {
          AND gb.network_id = 'net_milano' AND gb.scenario_id = 'baseline'",
     );
 }
+
+#[test]
+fn values_a_network_fixes_are_flagged() {
+    // The scenario's project boundary, the same for every bus of it (ST_MakeLine of two
+    // geometries of one row is no aggregate).
+    flags(
+        "SELECT gb.name, ST_MakeValid(ps.project_boundary) AS valid_geometry, ST_MakeLine(gb.geometry, ps.project_center) AS connecting_line \
+         FROM cim_vector.grid_bus AS gb \
+         LEFT JOIN cim_vector.project_scenario AS ps ON ps.project_id = gb.project_id AND ps.scenario_id = gb.scenario_id \
+         WHERE gb.network_id = 'net_milano' AND gb.scenario_id = 'baseline' ORDER BY gb.name",
+        SenseCode::ConstantOutput,
+    );
+    // A project's own network names the project: its name is the same on every line.
+    flags(
+        "SELECT gl.name, ps.project_name FROM cim_vector.grid_line AS gl \
+         JOIN cim_vector.project_scenario AS ps ON ps.project_id = gl.project_id AND ps.scenario_id = gl.scenario_id \
+         WHERE gl.network_id = 'net_sansalva' AND gl.scenario_id = 'retrofit_2030' ORDER BY gl.name",
+        SenseCode::UnusedJoin,
+    );
+    // Lines of every network with their project's name: it varies.
+    clean(
+        "SELECT gl.name, ps.project_name FROM cim_vector.grid_line AS gl \
+         JOIN cim_vector.project_scenario AS ps ON ps.project_id = gl.project_id AND ps.scenario_id = gl.scenario_id \
+         WHERE gl.max_loading_percent > 90 AND gl.scenario_id = 'baseline' ORDER BY gl.name",
+    );
+}
