@@ -456,5 +456,15 @@ mod tests {
             "ANALYTICAL"
         );
         assert_eq!(QuestionTone::of("List all buses"), "DIRECT");
+        // A setting said first does not change the tone of the request after it.
+        assert_eq!(
+            QuestionTone::of("At LOD 0, I want the building id of buildings."),
+            "DESCRIPTIVE"
+        );
+        assert_eq!(
+            QuestionTone::of("In scenario 'baseline', compute the length of lines."),
+            "ANALYTICAL"
+        );
+        assert_eq!(QuestionTone::of("In Milan, list the buses."), "DIRECT");
     }
 }

@@ -330,6 +330,18 @@ impl QuestionTone {
     /// calculate… ANALYTICAL, "I need…" / "Show me…" DESCRIPTIVE, else DIRECT.
     pub fn of(question: &str) -> QuestionTone {
         let q = question.trim();
+        // A setting said first ("In scenario 'baseline', list …", "At LOD 0, I want …")
+        // is not the request: its tone is in what follows.
+        let q = match q.split_once(", ") {
+            Some((head, rest))
+                if (head.starts_with("In ") || head.starts_with("At "))
+                    && !rest.is_empty()
+                    && !head.contains(['?', '.']) =>
+            {
+                rest
+            }
+            _ => q,
+        };
         let lower = q.to_lowercase();
         let first = lower
             .split_whitespace()

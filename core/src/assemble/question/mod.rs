@@ -565,7 +565,7 @@ fn list_outputs(phrases: &[String]) -> String {
 
 /// Outputs said as one: "the X coordinate of the centroid" and "the Y coordinate of the
 /// centroid" read "the X and Y coordinates of the centroid"; a pair's two values of one
-/// column read "… of each building of the pair". In the place of the first.
+/// column read "both building ids". In the place of the first.
 fn merge_pairs(phrases: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut taken = vec![false; phrases.len()];
@@ -580,7 +580,7 @@ fn merge_pairs(phrases: &[String]) -> Vec<String> {
             Some((j, format!("{head}{a} and {b} coordinates of {of}")))
         });
         // "the building id of the building" and "the building id of the other building"
-        // read "the building id of each building of the pair".
+        // read "both building ids".
         let pair = pair.or_else(|| {
             let (head, noun) = p.rsplit_once(" of the ")?;
             if noun.starts_with("other ") {
@@ -588,7 +588,14 @@ fn merge_pairs(phrases: &[String]) -> Vec<String> {
             }
             let twin = format!("{head} of the other {noun}");
             let j = (i + 1..phrases.len()).find(|&j| !taken[j] && phrases[j] == twin)?;
-            Some((j, format!("{head} of each {noun} of the pair")))
+            // "both building ids"
+            let bare = strip_the(head);
+            let both = if bare.ends_with('s') {
+                format!("both {noun}s' {bare}")
+            } else {
+                format!("both {bare}s")
+            };
+            Some((j, both))
         });
         match pair {
             Some((j, both)) => {
