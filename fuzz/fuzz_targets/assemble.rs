@@ -58,9 +58,13 @@ fuzz_target!(|data: &[u8]| {
         .selector
         .select(pack(), &row, &mut rng)
         .expect("a plan for every row");
-    let a = PostgisAssembler
-        .assemble(pack(), &plan)
-        .expect("every plan assembles");
+    // Every plan assembles, save one whose question would say one thing twice (a run
+    // drops it).
+    let a = match PostgisAssembler.assemble(pack(), &plan) {
+        Ok(a) => a,
+        Err(sqlsynth::GenerateError::AmbiguousQuestion(_)) => return,
+        Err(e) => panic!("every plan assembles: {e}"),
+    };
     let parsed = sqlsynth::sql::parse(&a.sql).expect("assembled SQL parses");
     assert_eq!(parsed.len(), 1);
     assert_eq!(parsed[0].to_string(), a.statement.to_string(), "round trip");
