@@ -377,7 +377,7 @@ impl Ctx<'_> {
         }
         if !clauses.is_empty() {
             out.push_str(", where ");
-            out.push_str(&merge_subjects(&clauses).join(" and "));
+            out.push_str(&clauses.join(" and "));
         }
         out
     }
@@ -1298,28 +1298,4 @@ fn same_entities(columns: &[String]) -> String {
         })
         .collect();
     join_list(&things, true)
-}
-
-/// Clauses about one subject said once: "the building is heated" and "the building is not
-/// cooled" read "the building is heated and not cooled".
-fn merge_subjects(clauses: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut subject: Option<String> = None;
-    for c in clauses {
-        let head = c
-            .find(" is ")
-            .filter(|_| c.starts_with("the "))
-            .map(|i| c[..i + 4].to_string());
-        match (&head, &subject, out.last_mut()) {
-            (Some(h), Some(s), Some(last)) if h == s => {
-                last.push_str(" and ");
-                last.push_str(&c[h.len()..]);
-            }
-            _ => {
-                out.push(c.clone());
-                subject = head;
-            }
-        }
-    }
-    out
 }

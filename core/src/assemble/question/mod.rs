@@ -583,7 +583,12 @@ fn merge_pairs(phrases: &[String]) -> Vec<String> {
         // read "both building ids".
         let pair = pair.or_else(|| {
             let (head, noun) = p.rsplit_once(" of the ")?;
-            if noun.starts_with("other ") {
+            // Only a plain column of each ("the building id"): a measurement keeps its
+            // geometry and rounding said.
+            if noun.starts_with("other ")
+                || head.contains(" of ")
+                || !noun.chars().all(|c| c.is_alphabetic() || c == ' ')
+            {
                 return None;
             }
             let twin = format!("{head} of the other {noun}");
