@@ -182,6 +182,44 @@ fn participle(f: &str) -> &'static str {
     }
 }
 
+/// The determiner of one row of a subquery: "a", "an", or "no" when it is negated.
+fn article(noun: &str, negated: bool) -> &'static str {
+    if negated {
+        "no"
+    } else if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// An alias and one of its columns.
+type AliasColumn<'e> = (&'e String, &'e String);
+
+/// `inner.x = outer.y` of a subquery level `q` (one alias its own, the other an enclosing
+/// query's): `((inner, x), (outer, y))`.
+fn inner_outer<'e>(q: &SelectPlan, f: &'e PlanExpr) -> Option<(AliasColumn<'e>, AliasColumn<'e>)> {
+    let PlanExpr::Compare {
+        op: CompareOp::Eq,
+        left,
+        right,
+    } = f
+    else {
+        return None;
+    };
+    let (PlanExpr::Column { rel: a, column: ca }, PlanExpr::Column { rel: b, column: cb }) =
+        (left.as_ref(), right.as_ref())
+    else {
+        return None;
+    };
+    let here = |x: &str| q.from.iter().any(|r| r.alias == x);
+    match (here(a), here(b)) {
+        (true, false) => Some(((a, ca), (b, cb))),
+        (false, true) => Some(((b, cb), (a, ca))),
+        _ => None,
+    }
+}
+
 /// A correlation equality of a subquery: (filter index, inner column, outer column).
 type Equality = (usize, String, String);
 
@@ -454,25 +492,7 @@ impl Ctx<'_> {
     /// A subquery's key correlation with an outer row (`bp.building_fk = b.id` along a pack
     /// join): the inner relation and the outer noun ("property records of the building").
     fn correlation(&self, q: &SelectPlan, f: &PlanExpr) -> Option<(String, String)> {
-        let PlanExpr::Compare {
-            op: CompareOp::Eq,
-            left,
-            right,
-        } = f
-        else {
-            return None;
-        };
-        let (PlanExpr::Column { rel: a, column: ca }, PlanExpr::Column { rel: b, column: cb }) =
-            (left.as_ref(), right.as_ref())
-        else {
-            return None;
-        };
-        let here = |x: &str| q.from.iter().any(|r| r.alias == x);
-        let ((inner, ic), (outer, oc)) = match (here(a), here(b)) {
-            (true, false) => ((a, ca), (b, cb)),
-            (false, true) => ((b, cb), (a, ca)),
-            _ => return None,
-        };
+        let ((inner, ic), (outer, oc)) = inner_outer(q, f)?;
         if ic == oc {
             return None;
         }
@@ -540,10 +560,8 @@ impl Ctx<'_> {
         let noun = self.noun(&r.alias);
         let article = match (negated, other) {
             (true, true) => "no other",
-            (true, false) => "no",
             (false, true) => "another",
-            (false, false) if noun.starts_with(['a', 'e', 'i', 'o', 'u']) => "an",
-            (false, false) => "a",
+            _ => article(&noun, negated),
         };
         let them = format!("{article} {}", self.scope(&rest, &noun));
         // Which of its geometries, when the table has several (a project's boundary).
@@ -613,14 +631,7 @@ impl Ctx<'_> {
                     || (e.left == *ib && e.right == *ob && pairs(e, ic, oc)))
         })?;
         let noun = self.noun(&r.alias);
-        let article = if negated {
-            "no"
-        } else if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
-            "an"
-        } else {
-            "a"
-        };
-        let them = format!("{article} {}", self.scope(query, &noun));
+        let them = format!("{} {}", article(&noun, negated), self.scope(query, &noun));
         let who = self.noun(outer);
         Some(if edge.left_within_right && edge.left == *ob {
             format!("the {who} lies in {them}")
@@ -651,27 +662,11 @@ impl Ctx<'_> {
     /// indices, the inner alias, the outer relation's noun and what an inner row is to the
     /// outer one when the edge names it ("end bus").
     fn edge_correlations(&self, q: &SelectPlan) -> Vec<EdgeCorrelation> {
-        let here = |x: &str| q.from.iter().any(|r| r.alias == x);
         // (inner, outer) → [(filter index, inner column, outer column)]
         let mut groups: BTreeMap<(String, String), Vec<Equality>> = BTreeMap::new();
         for (k, f) in q.filters.iter().enumerate() {
-            let PlanExpr::Compare {
-                op: CompareOp::Eq,
-                left,
-                right,
-            } = f
-            else {
+            let Some(((inner, ic), (outer, oc))) = inner_outer(q, f) else {
                 continue;
-            };
-            let (PlanExpr::Column { rel: a, column: ca }, PlanExpr::Column { rel: b, column: cb }) =
-                (left.as_ref(), right.as_ref())
-            else {
-                continue;
-            };
-            let ((inner, ic), (outer, oc)) = match (here(a), here(b)) {
-                (true, false) => ((a, ca), (b, cb)),
-                (false, true) => ((b, cb), (a, ca)),
-                _ => continue,
             };
             groups
                 .entry((inner.to_string(), outer.to_string()))
@@ -1169,14 +1164,11 @@ impl Ctx<'_> {
                     .find(|e| e.inner == r.alias)
                     .and_then(|e| e.role)
                     .unwrap_or_else(|| self.noun(&r.alias));
-                let article = if *negated {
-                    "no"
-                } else if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
-                    "an"
-                } else {
-                    "a"
-                };
-                format!("there is {article} {}", self.scope(query, &noun))
+                format!(
+                    "there is {} {}",
+                    article(&noun, *negated),
+                    self.scope(query, &noun)
+                )
             }
             PlanExpr::Compare { op, left, right } => {
                 if let (
