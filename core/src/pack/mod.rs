@@ -1277,6 +1277,34 @@ impl SchemaPack {
     }
 }
 
+/// Whether relation `from` reaches relation `to` along `links` (alias, alias, nests) on a
+/// path with at least one nesting link: the joins tie the two so that they meet (a building,
+/// its cached height, the project whose boundary holds it). A distance between their
+/// geometries is then 0, an intersection one of them.
+pub(crate) fn tied_by_nesting(links: &[(&str, &str, bool)], from: &str, to: &str) -> bool {
+    let mut seen: std::collections::BTreeSet<(&str, bool)> = Default::default();
+    let mut todo = vec![(from, false)];
+    while let Some((at, nested)) = todo.pop() {
+        if at == to && nested {
+            return true;
+        }
+        if !seen.insert((at, nested)) {
+            continue;
+        }
+        for &(x, y, n) in links {
+            let next = if x == at {
+                y
+            } else if y == at {
+                x
+            } else {
+                continue;
+            };
+            todo.push((next, nested || n));
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,6 +52,13 @@ impl Area {
             .or_else(|| self.values.get(column))
     }
 
+    /// Whether the point `(x, y)` lies in the area's extent grown by `margin` on each side
+    /// (in the extent's units).
+    pub fn contains(&self, x: f64, y: f64, margin: f64) -> bool {
+        let [x0, y0, x1, y1] = self.extent;
+        x >= x0 - margin && x <= x1 + margin && y >= y0 - margin && y <= y1 + margin
+    }
+
     /// Whether rows of `table` may lie in this area.
     pub fn fills(&self, table: &str) -> bool {
         self.only_tables

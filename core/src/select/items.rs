@@ -2,8 +2,6 @@
 //! whose types fit (geometry subtype, geography for metres, raster), placed in SELECT or
 //! WHERE, until the row's spatial-function count and primary category are met.
 
-use std::collections::BTreeSet;
-
 use rand::seq::IndexedRandom;
 use rand::Rng;
 
@@ -245,28 +243,15 @@ impl Attempt<'_> {
                 .iter()
                 .all(|g| g.alias != *alias || matches!(g.kind, GeomKind::Polygonal | GeomKind::Any))
         };
-        let mut seen: BTreeSet<(String, bool)> = BTreeSet::new();
-        let mut todo = vec![(a.alias.clone(), false)];
-        while let Some((at, nested)) = todo.pop() {
-            if at == b.alias && nested {
-                return true;
-            }
-            if !seen.insert((at.clone(), nested)) {
-                continue;
-            }
-            for (x, y, containers) in &self.links {
-                let next = if *x == at {
-                    y
-                } else if *y == at {
-                    x
-                } else {
-                    continue;
-                };
+        let links: Vec<(&str, &str, bool)> = self
+            .links
+            .iter()
+            .map(|(x, y, containers)| {
                 let nests = !containers.is_empty() && containers.iter().all(holds);
-                todo.push((next.clone(), nested || nests));
-            }
-        }
-        false
+                (x.as_str(), y.as_str(), nests)
+            })
+            .collect();
+        crate::pack::tied_by_nesting(&links, &a.alias, &b.alias)
     }
 
     /// Two geometries from different relations.

@@ -330,10 +330,7 @@ impl Ctx<'_> {
             .data()
             .areas
             .iter()
-            .find(|a| {
-                let [x0, y0, x1, y1] = a.extent;
-                x >= x0 - MARGIN && x <= x1 + MARGIN && y >= y0 - MARGIN && y <= y1 + MARGIN
-            })
+            .find(|a| a.contains(x, y, MARGIN))
             .map(|a| format!(" in {}", a.place))
             .unwrap_or_default()
     }

@@ -693,27 +693,11 @@ fn related_by_containing_key(
             links.push((x.alias, y.alias, nests));
         }
     }
-    let mut seen: BTreeSet<(String, bool)> = BTreeSet::new();
-    let mut todo = vec![(aa.clone(), false)];
-    while let Some((at, nested)) = todo.pop() {
-        if at == *ba && nested {
-            return true;
-        }
-        if !seen.insert((at.clone(), nested)) {
-            continue;
-        }
-        for (x, y, n) in &links {
-            let next = if *x == at {
-                y
-            } else if *y == at {
-                x
-            } else {
-                continue;
-            };
-            todo.push((next.clone(), nested || *n));
-        }
-    }
-    false
+    let links: Vec<(&str, &str, bool)> = links
+        .iter()
+        .map(|(x, y, n)| (x.as_str(), y.as_str(), *n))
+        .collect();
+    crate::pack::tied_by_nesting(&links, aa, ba)
 }
 
 /// The (alias, column) pairs an expression reads at this level.

@@ -388,12 +388,6 @@ pub(super) fn statement(l: &mut Lint<'_>) {
     if areas.is_empty() {
         return;
     }
-    let inside = |a: &crate::pack::Area, x: f64, y: f64| {
-        x >= a.extent[0] - MARGIN_DEG
-            && x <= a.extent[2] + MARGIN_DEG
-            && y >= a.extent[1] - MARGIN_DEG
-            && y <= a.extent[3] + MARGIN_DEG
-    };
     // Areas the coordinates lie in.
     let mut coord_areas: Option<Vec<usize>> = None;
     let points = std::mem::take(&mut l.points);
@@ -401,7 +395,7 @@ pub(super) fn statement(l: &mut Lint<'_>) {
         let hit: Vec<usize> = areas
             .iter()
             .enumerate()
-            .filter(|(_, a)| inside(a, *x, *y))
+            .filter(|(_, a)| a.contains(*x, *y, MARGIN_DEG))
             .map(|(i, _)| i)
             .collect();
         if hit.is_empty() {
